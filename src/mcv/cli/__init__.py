@@ -1,0 +1,1 @@
+"""The thin typer + rich command line: parse, call the core, render."""

@@ -1,0 +1,56 @@
+"""Entry point: run the typer app, turn McvError into one line + exit code."""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+from mcv.core.errors import EXIT_INTERRUPTED, EXIT_USAGE, McvError
+
+
+def run(argv: Sequence[str] | None = None, env=None) -> int:
+    """Run mcv with `argv` in `env`; return the exit code (tests call this)."""
+    import click
+
+    from mcv.cli.app import build_command
+    from mcv.cli.env import Environment
+
+    env = env or Environment.from_process()
+    command = build_command()
+    try:
+        result = command.main(
+            args=list(sys.argv[1:] if argv is None else argv),
+            prog_name="mcv",
+            standalone_mode=False,
+            obj=env,
+        )
+        return result if isinstance(result, int) else 0
+    except McvError as err:
+        env.error(err)
+        return err.exit_code
+    except click.exceptions.UsageError as err:
+        # click's own message format, kept to one line plus the usage hint.
+        env.stderr.write(f"mcv: error: {err.format_message()}\n")
+        if err.ctx is not None:
+            env.stderr.write(f"mcv: hint: see '{err.ctx.command_path} --help'\n")
+        return EXIT_USAGE
+    except click.exceptions.Exit as err:
+        return err.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        env.stderr.write("\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`mcv ask ... | head`): not an error of ours.
+        _silence_broken_pipe()
+        return 0
+
+
+def _silence_broken_pipe() -> None:
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,1 @@
+"""The core every surface (CLI, chat UI, plugins, MCP) is built on."""

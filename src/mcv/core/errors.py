@@ -1,0 +1,69 @@
+"""Errors that reach the user as one line and a documented exit code.
+
+Every failure the user can cause or fix is an `McvError`; anything else is a
+bug. The CLI prints `mcv: <message>` (plus an optional hint line) and exits
+with `exit_code`, never a traceback.
+"""
+
+from __future__ import annotations
+
+# Exit codes, documented in the README.
+EXIT_OK = 0
+EXIT_BACKEND = 1  # model or server error
+EXIT_USAGE = 2  # bad usage or bad input
+EXIT_INTERRUPTED = 130
+
+
+class McvError(Exception):
+    """A failure to report to the user as one line (plus an optional hint)."""
+
+    exit_code = EXIT_BACKEND
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(McvError):
+    """The command line or configuration is wrong."""
+
+    exit_code = EXIT_USAGE
+
+
+class InputError(McvError):
+    """An input (image, GGUF file, schema, ...) is unusable."""
+
+    exit_code = EXIT_USAGE
+
+
+class BackendError(McvError):
+    """The model or the server failed."""
+
+    exit_code = EXIT_BACKEND
+
+
+class ServerUnavailable(BackendError):
+    """No daemon answers at the configured host."""
+
+
+class ModelNotFound(BackendError):
+    """The backend has no model of that name."""
+
+
+class CapabilityError(BackendError):
+    """The model lacks something the request needs (e.g. vision)."""
+
+
+class StreamError(BackendError):
+    """The server reported an error after the answer had started.
+
+    `partial` holds the text already received so callers can keep it.
+    """
+
+    def __init__(self, message: str, *, partial: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.partial = partial

@@ -1,0 +1,1 @@
+"""GGUF facts -> MiniCPM-V generation -> Ollama Modelfile."""

@@ -1,0 +1,1 @@
+"""Getting weights and creating Ollama models from GGUF pairs."""

@@ -1,0 +1,1 @@
+"""Desktop, editor and MCP integrations (later issues)."""

@@ -1,0 +1,8 @@
+"""Shared fixtures live in tests/support/; this file only wires them in."""
+
+pytest_plugins = [
+    "support.ollama_standin",
+    "support.images",
+    "support.tinypairs",
+    "support.hf_server",
+]
