@@ -5,4 +5,5 @@ pytest_plugins = [
     "support.images",
     "support.tinypairs",
     "support.hf_server",
+    "support.cli",
 ]

@@ -34,6 +34,8 @@ class ChatRequest:
     format: str | dict[str, Any] | None = None
     keep_alive: str | int | None = None
     think: bool | None = None
+    # False asks the backend for the whole answer at once; it still yields Chunks.
+    stream: bool = True
 
 
 @dataclass

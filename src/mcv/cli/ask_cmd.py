@@ -1,0 +1,75 @@
+"""`mcv ask [OPTIONS] IMAGE... [PROMPT]`: options here, the work in mcv.core.ask."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+ASK_HELP = """Ask about one or more images.
+
+Arguments that name an existing file, an http(s) URL or `-` (standard input)
+are images; the remaining words are the prompt (default: describe the image).
+
+\b
+Examples:
+  mcv ask receipt.jpg "read the total"
+  mcv ask https://example.com/cat.webp
+  mcv ask --clipboard what is this error
+  cat scan.pdf | mcv ask - --pages 1-2 "summarise"
+
+\b
+Exit codes: 0 ok, 1 model or server error, 2 bad usage or input, 130 interrupted.
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ask", help=ASK_HELP, no_args_is_help=True)(ask)
+
+
+def ask(
+    ctx: typer.Context,
+    arguments: Optional[List[str]] = typer.Argument(None, metavar="IMAGE... [PROMPT]", show_default=False),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name [default: minicpm-v, or config]."),
+    host: Optional[str] = typer.Option(None, "--host", help="Ollama host (overrides OLLAMA_HOST)."),
+    backend: Optional[str] = typer.Option(None, "--backend", "-b", help="auto, ollama or llama [default: auto]."),
+    system: Optional[str] = typer.Option(None, "--system", "-s", help="System prompt."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help="Sampling temperature."),
+    option: Optional[List[str]] = typer.Option(
+        None, "--option", "-o", metavar="KEY=VALUE", help="Ollama option, repeatable (e.g. num_ctx=8192)."
+    ),
+    keep_alive: Optional[str] = typer.Option(None, "--keep-alive", help="Keep the model loaded (5m, 1h, -1)."),
+    schema: Optional[str] = typer.Option(
+        None, "--schema", help="Constrain the answer: a JSON schema (inline or file), or `json`."
+    ),
+    clipboard: bool = typer.Option(False, "--clipboard", "-c", help="Add the image on the clipboard."),
+    pages: Optional[str] = typer.Option(None, "--pages", help="PDF pages, e.g. 1-3,5 [default: 1]."),
+    max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Pixel budget for each image."),
+    no_stream: bool = typer.Option(False, "--no-stream", help="Wait for the whole answer, then print it."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object: answer, model, metrics."),
+    plain: bool = typer.Option(False, "--plain", help="Never render Markdown, even on a terminal."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Image notes and metrics on stderr."),
+) -> int:
+    from mcv.cli.ask_flow import AskArgs, run_ask
+
+    return run_ask(
+        ctx.obj,
+        AskArgs(
+            arguments=list(arguments or []),
+            model=model,
+            host=host,
+            backend=backend,
+            system=system,
+            temperature=temperature,
+            options=list(option or []),
+            keep_alive=keep_alive,
+            schema=schema,
+            clipboard=clipboard,
+            pages=pages,
+            max_pixels=max_pixels,
+            stream=not no_stream,
+            as_json=as_json,
+            plain=plain,
+            verbose=verbose,
+        ),
+    )

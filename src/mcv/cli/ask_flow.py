@@ -1,0 +1,151 @@
+"""What `mcv ask` does once its options are parsed: resolve, call the core, render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mcv.core.errors import EXIT_INTERRUPTED, EXIT_OK, StreamError, UsageError
+
+
+@dataclass
+class AskArgs:
+    arguments: list[str]
+    model: str | None = None
+    host: str | None = None
+    backend: str | None = None
+    system: str | None = None
+    temperature: float | None = None
+    options: list[str] = field(default_factory=list)
+    keep_alive: str | None = None
+    schema: str | None = None
+    clipboard: bool = False
+    pages: str | None = None
+    max_pixels: int | None = None
+    stream: bool = True
+    as_json: bool = False
+    plain: bool = False
+    verbose: bool = False
+
+
+def build_question(args: AskArgs, config):
+    from mcv.core.ask import Question, split_arguments
+    from mcv.core.conversation import load_schema, merge_options, parse_keep_alive
+
+    sources, prompt = split_arguments(args.arguments)
+    if args.clipboard:
+        from mcv.core.images.sources import clipboard_source
+
+        sources.append(clipboard_source())
+    if not sources:
+        raise UsageError(
+            "no image given: name an image file, a URL, '-' for standard input, or use --clipboard",
+            hint="see 'mcv ask --help'",
+        )
+    options = merge_options(args.options)
+    temperature = config.get("temperature", args.temperature)
+    if temperature is not None:
+        options.setdefault("temperature", temperature)
+    return Question(
+        sources=sources,
+        prompt=prompt,
+        model=config.get("model", args.model),
+        system=config.get("system", args.system),
+        options=options,
+        format=load_schema(args.schema) if args.schema else None,
+        keep_alive=parse_keep_alive(config.get("keep_alive", args.keep_alive)),
+        stream=args.stream,
+    )
+
+
+def image_settings(args: AskArgs, config):
+    from mcv.core.images.types import PrepareSettings
+
+    max_pixels = config.get("images.max_pixels", args.max_pixels)
+    if max_pixels is not None and max_pixels <= 0:
+        raise UsageError("--max-pixels must be a positive number")
+    return PrepareSettings(
+        max_pixels=max_pixels,
+        jpeg_quality=config.get("images.jpeg_quality"),
+        pages=args.pages,
+    )
+
+
+def run_ask(env, args: AskArgs) -> int:
+    from mcv.core.ask import check_vision, prepare_images, stream_answer
+    from mcv.core.backends.select import open_backend
+    from mcv.core.config import load_config
+    from mcv.core.ollama.host import resolve_host
+
+    config = load_config(env.environ)
+    question = build_question(args, config)
+    settings = image_settings(args, config)
+    host = resolve_host(args.host, env.environ, config.get("host"))
+    backend = open_backend(
+        config.get("backend", args.backend),
+        model=question.model,
+        host=host,
+        environ=env.environ,
+        config=config.as_mapping(),
+    )
+    try:
+        check_vision(backend, question.model, len(question.sources))
+        images = prepare_images(question.sources, settings, stdin=env.stdin)
+        if args.verbose:
+            for image in images:
+                for note in image.notes:
+                    env.note(f"{image.label}: {note}")
+                env.note(f"{image.label}: sending {image.width}x{image.height} {image.mime}, {len(image.data):,} bytes")
+        from mcv.cli.render.stream import pick_renderer
+
+        renderer = pick_renderer(
+            env,
+            as_json=args.as_json,
+            markdown=not args.plain and config.get("render.markdown"),
+            model=question.model,
+            backend=backend.name,
+            images=[_image_summary(image) for image in images],
+        )
+        return _stream(env, backend, question, images, renderer, verbose=args.verbose)
+    finally:
+        backend.close()
+
+
+def _stream(env, backend, question, images, renderer, *, verbose: bool) -> int:
+    from mcv.cli.render.stream import format_metrics
+    from mcv.core.ask import stream_answer
+
+    metrics = None
+    chunks = stream_answer(backend, question, images)
+    try:
+        for chunk in chunks:
+            renderer.feed(chunk)
+            if chunk.done:
+                metrics = chunk.metrics
+    except StreamError as err:
+        # The partial answer is already on stdout; finish it, then say what broke.
+        renderer.finish(metrics, error=err.message)
+        raise
+    except KeyboardInterrupt:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # closes the HTTP response, so the server stops generating
+        renderer.finish(metrics, error="interrupted")
+        env.stderr.write("mcv: interrupted\n")
+        return EXIT_INTERRUPTED
+    renderer.finish(metrics)
+    if verbose and metrics is not None:
+        env.note(format_metrics(metrics))
+    return EXIT_OK
+
+
+def _image_summary(image) -> dict:
+    return {
+        "label": image.label,
+        "width": image.width,
+        "height": image.height,
+        "source_width": image.source_width,
+        "source_height": image.source_height,
+        "mime": image.mime,
+        "bytes": len(image.data),
+        "notes": list(image.notes),
+    }

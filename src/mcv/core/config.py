@@ -1,0 +1,214 @@
+"""User configuration: one TOML file, keys declared as data.
+
+Precedence is flag > environment > file > default. This module knows the
+last three; the CLI puts flags on top with `Config.get(key, flag_value)`.
+
+The file lives at the platform's config path (platformdirs), or where
+`MCV_CONFIG` points. Each key `a.b` can also be set with `MCV_A_B`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from mcv.core.errors import UsageError
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}, got {text!r}")
+        return text
+
+    parse.__name__ = "one of " + "|".join(allowed)
+    return parse
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+
+    @property
+    def env_var(self) -> str:
+        return "MCV_" + self.name.upper().replace(".", "_").replace("-", "_")
+
+
+KEYS: dict[str, Key] = {
+    key.name: key
+    for key in (
+        Key("model", str, "minicpm-v", "model name (Ollama) used when -m is not given"),
+        Key("host", str, None, "Ollama host; OLLAMA_HOST and --host take precedence"),
+        Key("backend", _choice("auto", "ollama", "llama"), "auto", "engine: auto, ollama or llama"),
+        Key("keep_alive", str, None, "how long Ollama keeps the model loaded (e.g. 5m, -1)"),
+        Key("temperature", float, None, "sampling temperature; unset = the model's default"),
+        Key("system", str, None, "system prompt; unset = the model's default"),
+        Key("images.max_pixels", _positive_int, 9 * 448 * 448, "pixel budget images are shrunk to"),
+        Key("images.jpeg_quality", _positive_int, 90, "JPEG quality of prepared images"),
+        Key("llama.model", str, None, "LLM GGUF for the in-process backend"),
+        Key("llama.mmproj", str, None, "projector GGUF for the in-process backend"),
+        Key("llama.n_ctx", _positive_int, None, "context size for the in-process backend"),
+        Key("llama.n_threads", _positive_int, None, "CPU threads for the in-process backend"),
+        Key("llama.n_gpu_layers", int, 0, "layers offloaded to the GPU (-1 = all)"),
+        Key("render.markdown", _bool, True, "render answers as Markdown on a terminal"),
+    )
+}
+
+
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    override = environ.get("MCV_CONFIG")
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("mcv", appauthor=False)) / "config.toml"
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in table.items():
+        dotted = f"{prefix}{name}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as err:
+        raise UsageError(f"cannot read config file {path}: {err.strerror}") from None
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        return _flatten(tomllib.loads(raw.decode("utf-8")))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise UsageError(
+            f"config file {path} is not valid TOML: {err}", hint="fix it or run `mcv config path` to find it"
+        ) from None
+
+
+def _coerce(key: Key, value: Any, origin: str) -> Any:
+    """Values from TOML may already be typed; values from env vars are text."""
+    if value is None:
+        return None
+    if key.parse in (str,) and isinstance(value, str):
+        return value
+    if key.parse is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if key.parse in (int, _positive_int) and isinstance(value, int) and not isinstance(value, bool):
+        return key.parse(str(value))
+    if key.parse is _bool and isinstance(value, bool):
+        return value
+    try:
+        return key.parse(str(value))
+    except ValueError as err:
+        raise UsageError(f"bad value for {key.name} in {origin}: {err}") from None
+
+
+@dataclass
+class Config:
+    path: Path
+    file_values: dict[str, Any]
+    environ: Mapping[str, str]
+
+    def get(self, name: str, flag: Any = None) -> Any:
+        value, _ = self.lookup(name, flag)
+        return value
+
+    def lookup(self, name: str, flag: Any = None) -> tuple[Any, str]:
+        """The effective value and where it came from (flag/env/file/default)."""
+        key = KEYS[name]
+        if flag is not None:
+            return flag, "flag"
+        if key.env_var in self.environ and self.environ[key.env_var] != "":
+            return _coerce(key, self.environ[key.env_var], key.env_var), "env"
+        if name in self.file_values:
+            return _coerce(key, self.file_values[name], str(self.path)), "file"
+        return key.default, "default"
+
+    def as_mapping(self) -> dict[str, Any]:
+        return {name: self.get(name) for name in KEYS}
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> Config:
+    environ = os.environ if environ is None else environ
+    path = config_path(environ)
+    values = _read_file(path)
+    unknown = sorted(set(values) - set(KEYS))
+    if unknown:
+        raise UsageError(
+            f"unknown key {unknown[0]!r} in config file {path}",
+            hint="known keys: " + ", ".join(KEYS),
+        )
+    return Config(path=path, file_values=values, environ=environ)
+
+
+def set_value(name: str, text: str, environ: Mapping[str, str] | None = None) -> Path:
+    """Validate and store `name = text` in the config file; other keys are kept."""
+    if name not in KEYS:
+        raise UsageError(f"unknown config key {name!r}", hint="known keys: " + ", ".join(KEYS))
+    key = KEYS[name]
+    try:
+        value = key.parse(text)
+    except ValueError as err:
+        raise UsageError(f"bad value for {name}: {err}") from None
+    return _write_change(name, value, environ)
+
+
+def unset_value(name: str, environ: Mapping[str, str] | None = None) -> Path:
+    if name not in KEYS:
+        raise UsageError(f"unknown config key {name!r}", hint="known keys: " + ", ".join(KEYS))
+    return _write_change(name, None, environ)
+
+
+def _write_change(name: str, value: Any, environ: Mapping[str, str] | None) -> Path:
+    import tomli_w
+
+    path = config_path(environ)
+    values = _read_file(path)
+    if value is None:
+        values.pop(name, None)
+    else:
+        values[name] = value
+    nested: dict[str, Any] = {}
+    for dotted, item in sorted(values.items()):
+        *parents, leaf = dotted.split(".")
+        table = nested
+        for parent in parents:
+            table = table.setdefault(parent, {})
+        table[leaf] = item
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write next to the file and rename: a crash never leaves half a config.
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(tomli_w.dumps(nested), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
