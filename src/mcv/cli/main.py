@@ -10,7 +10,7 @@ from mcv.core.errors import EXIT_INTERRUPTED, EXIT_USAGE, McvError
 
 def run(argv: Sequence[str] | None = None, env=None) -> int:
     """Run mcv with `argv` in `env`; return the exit code (tests call this)."""
-    import click
+    from typer import _click as click  # the click that typer (>= 0.26) vendors and raises
 
     from mcv.cli.app import build_command
     from mcv.cli.env import Environment

@@ -1,0 +1,249 @@
+"""`mcv ask` end to end against the strict Ollama stand-in: in process and as a real subprocess."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from PIL import Image
+
+from support.cli import run_mcv
+from support.images import QUADRANTS, dominant
+
+MAX_PIXELS = 9 * 448 * 448
+
+
+@pytest.fixture
+def daemon(ollama_standin, mcv_env):
+    """The stand-in with a vision model, and an environment pointing mcv at it."""
+    ollama_standin.add_model("minicpm-v", answer="The total is **42.00**.\n\n- milk\n- bread")
+    mcv_env["OLLAMA_HOST"] = ollama_standin.url
+    mcv_env["MCV_BACKEND"] = "ollama"
+    return ollama_standin, mcv_env
+
+
+def sent_images(standin) -> list[Image.Image]:
+    chat = standin.requests_to("/api/chat")[-1].json
+    images = [img for message in chat["messages"] for img in message.get("images", [])]
+    return [Image.open(io.BytesIO(base64.b64decode(b64, validate=True))) for b64 in images]
+
+
+def test_piped_answer_is_plain_text_and_request_is_right(daemon, photo_jpeg):
+    standin, env = daemon
+    result = run_mcv(["ask", str(photo_jpeg), "read the receipt"], environ=env)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "The total is **42.00**.\n\n- milk\n- bread\n"
+    assert result.stderr == ""
+    chat = standin.requests_to("/api/chat")[-1].json
+    assert chat["model"] == "minicpm-v"
+    assert chat["stream"] is True
+    (user,) = chat["messages"]
+    assert user["role"] == "user" and user["content"] == "read the receipt"
+    (b64,) = user["images"]
+    assert not b64.startswith("data:")
+
+
+def test_images_arrive_upright_within_budget(daemon, exif_rotated_jpeg, tmp_path):
+    standin, env = daemon
+    big = tmp_path / "big.jpg"
+    from support.images import make_photo
+
+    make_photo(2400, 1800, seed=3).save(big, quality=90)
+    result = run_mcv(["ask", str(exif_rotated_jpeg), str(big), "compare"], environ=env)
+    assert result.exit_code == 0, result.stderr
+    upright, shrunk = sent_images(standin)
+    assert upright.size == (300, 400)
+    w, h = upright.size
+    assert dominant(upright, (0, 0, w // 4, h // 4)) == pytest.approx(QUADRANTS["top_left"], abs=40)
+    assert dominant(upright, (3 * w // 4, 3 * h // 4, w, h)) == pytest.approx(QUADRANTS["bottom_right"], abs=40)
+    assert shrunk.width * shrunk.height <= MAX_PIXELS
+    assert abs(shrunk.width / shrunk.height - 2400 / 1800) < 0.01
+
+
+def test_default_prompt_system_options_and_json_metrics(daemon, photo_jpeg):
+    standin, env = daemon
+    result = run_mcv(
+        [
+            "ask", str(photo_jpeg), "--json", "--system", "Be terse.", "-t", "0.2",
+            "-o", "num_ctx=8192", "-o", "stop=END", "--keep-alive", "10m",
+        ],
+        environ=env,
+    )
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["answer"].startswith("The total is")
+    assert payload["model"] == "minicpm-v" and payload["backend"] == "ollama"
+    assert payload["done_reason"] == "stop"
+    metrics = payload["metrics"]
+    assert metrics["eval_count"] > 0 and metrics["prompt_eval_count"] > 0
+    assert metrics["tokens_per_second"] == pytest.approx(
+        metrics["eval_count"] / metrics["eval_duration_ns"] * 1e9
+    )
+    chat = standin.requests_to("/api/chat")[-1].json
+    assert chat["messages"][0] == {"role": "system", "content": "Be terse."}
+    assert chat["messages"][1]["content"] == "Describe this image."
+    assert chat["options"] == {"num_ctx": 8192, "stop": ["END"], "temperature": 0.2}
+    assert chat["keep_alive"] == "10m"
+
+
+def test_schema_is_sent_as_format(daemon, photo_jpeg, tmp_path):
+    standin, env = daemon
+    schema = {"type": "object", "properties": {"total": {"type": "number"}}, "required": ["total"]}
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(schema))
+    assert run_mcv(["ask", str(photo_jpeg), "--schema", str(path)], environ=env).exit_code == 0
+    assert standin.requests_to("/api/chat")[-1].json["format"] == schema
+
+
+def test_terminal_gets_rendered_markdown(daemon, photo_jpeg):
+    _, env = daemon
+    result = run_mcv(["ask", str(photo_jpeg)], environ=env, stdout_tty=True)
+    assert result.exit_code == 0, result.stderr
+    # rich renders the bold and the bullets; the raw Markdown markers are gone.
+    assert "42.00" in result.stdout and "**" not in result.stdout
+    assert "•" in result.stdout
+
+
+def test_verbose_prints_image_notes_and_metrics_on_stderr(daemon, photo_jpeg):
+    _, env = daemon
+    result = run_mcv(["ask", str(photo_jpeg), "-v"], environ=env)
+    assert result.exit_code == 0
+    assert "tok/s" in result.stderr and "sending" in result.stderr
+    assert "tok/s" not in result.stdout
+
+
+def test_stdin_image(daemon, photo_jpeg):
+    standin, env = daemon
+    result = run_mcv(["ask", "-", "what is it"], environ=env, stdin=photo_jpeg.read_bytes())
+    assert result.exit_code == 0, result.stderr
+    assert len(sent_images(standin)) == 1
+
+
+def test_daemon_down_is_one_line_exit_1(ollama_standin, mcv_env, photo_jpeg):
+    mcv_env["OLLAMA_HOST"] = ollama_standin.url
+    ollama_standin.stop()
+    for backend in ("ollama", "auto"):
+        mcv_env["MCV_BACKEND"] = backend
+        result = run_mcv(["ask", str(photo_jpeg)], environ=mcv_env)
+        assert result.exit_code == 1
+        first = result.stderr.splitlines()[0]
+        assert first.startswith("mcv: error: ") and "Traceback" not in result.stderr
+        assert "ollama serve" in result.stderr
+
+
+def test_model_missing_is_one_line_exit_1(daemon, photo_jpeg):
+    standin, env = daemon
+    result = run_mcv(["ask", "-m", "nope", str(photo_jpeg)], environ=env)
+    assert result.exit_code == 1
+    assert "nope" in result.stderr.splitlines()[0] and "not found" in result.stderr
+    assert "pull" in result.stderr  # says how to get it
+    assert not standin.requests_to("/api/chat")
+
+
+def test_model_without_vision_refused_before_sending(daemon, photo_jpeg):
+    standin, env = daemon
+    standin.add_model("textonly", capabilities=("completion",))
+    result = run_mcv(["ask", "-m", "textonly", str(photo_jpeg)], environ=env)
+    assert result.exit_code == 1
+    assert "vision" in result.stderr.splitlines()[0]
+    assert not standin.requests_to("/api/chat")
+
+
+def test_mid_stream_error_keeps_partial_answer(ollama_standin, mcv_env, photo_jpeg):
+    ollama_standin.add_model("minicpm-v", answer="one two three four five", error_after=2, error="out of memory")
+    mcv_env.update(OLLAMA_HOST=ollama_standin.url, MCV_BACKEND="ollama")
+    result = run_mcv(["ask", str(photo_jpeg)], environ=mcv_env)
+    assert result.exit_code == 1
+    assert result.stdout.startswith("one two") and "five" not in result.stdout
+    assert result.stderr.splitlines()[0].startswith("mcv: error: ")
+    assert result.stderr.splitlines()[0].endswith("out of memory")
+
+    result = run_mcv(["ask", str(photo_jpeg), "--json"], environ=mcv_env)
+    payload = json.loads(result.stdout)
+    assert payload["answer"].startswith("one two") and payload["error"].endswith("out of memory")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ask", "--option", "colour=red", "IMG"], "unknown option 'colour'"),
+        (["ask", "missing.png", "hi"], "missing.png: no such file"),
+        (["ask", "just words"], "no image given"),
+        (["ask", "IMG", "--keep-alive", "soon"], "--keep-alive"),
+        (["ask", "IMG", "--schema", "{not json"], "--schema"),
+        (["ask", "IMG", "--frobnicate"], "No such option"),
+    ],
+)
+def test_bad_usage_is_one_line_exit_2(daemon, photo_jpeg, args, message):
+    standin, env = daemon
+    args = [str(photo_jpeg) if a == "IMG" else a for a in args]
+    result = run_mcv(args, environ=env)
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr.splitlines()[0]
+    assert "Traceback" not in result.stderr
+    assert not standin.requests_to("/api/chat")
+
+
+def test_bad_image_is_one_line_exit_2(daemon, tmp_path):
+    _, env = daemon
+    bad = tmp_path / "notes.png"
+    bad.write_bytes(b"this is not an image at all")
+    result = run_mcv(["ask", str(bad), "hi"], environ=env)
+    assert result.exit_code == 2
+    assert len(result.stderr.splitlines()) <= 2 and "notes.png" in result.stderr
+
+
+def _subprocess_env(env: dict[str, str]) -> dict[str, str]:
+    return {**env, "PYTHONUNBUFFERED": "1"}
+
+
+def test_real_subprocess_streams_and_pipes(daemon, photo_jpeg):
+    standin, env = daemon
+    proc = subprocess.run(
+        [sys.executable, "-m", "mcv", "ask", str(photo_jpeg), "read the receipt"],
+        env=_subprocess_env(env), capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "The total is **42.00**.\n\n- milk\n- bread\n"
+    assert standin.requests_to("/api/chat")
+
+
+def test_real_subprocess_ctrl_c_closes_the_stream(ollama_standin, mcv_env, photo_jpeg):
+    words = " ".join(f"w{i}" for i in range(200))
+    ollama_standin.add_model("minicpm-v", answer=words, delay=0.05)
+    mcv_env.update(OLLAMA_HOST=ollama_standin.url, MCV_BACKEND="ollama")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mcv", "ask", str(photo_jpeg)],
+        env=_subprocess_env(mcv_env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    # Wait until the answer is streaming, then interrupt like a terminal would.
+    first = proc.stdout.read(3)
+    assert first == "w0 "
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    assert "w199" not in out
+    chat = ollama_standin.requests_to("/api/chat")[-1]
+    assert ollama_standin.wait_for(lambda: chat.cancelled or chat.finished)
+    assert chat.cancelled
+
+
+def test_ask_path_imports_no_numpy_pydantic_or_llama(daemon, photo_jpeg):
+    _, env = daemon
+    code = (
+        "import sys\n"
+        "from mcv.cli.main import run\n"
+        f"rc = run(['ask', {str(photo_jpeg)!r}, 'hi'])\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'pydantic', 'llama_cpp', 'ollama', 'gguf'})\n"
+        "sys.stderr.write(repr((rc, heavy)))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.stderr.endswith("(0, [])"), proc.stderr
