@@ -70,8 +70,36 @@ def image_settings(args: AskArgs, config):
     )
 
 
+class InBackground:
+    """Run a function in a daemon thread; `result()` returns or re-raises.
+
+    A daemon thread, so an early error (daemon down) exits at once instead of
+    waiting for a large image to finish decoding.
+    """
+
+    def __init__(self, function, *args) -> None:
+        import threading
+
+        self._outcome: tuple[bool, object] | None = None
+        self._thread = threading.Thread(target=self._run, args=(function, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, function, args) -> None:
+        try:
+            self._outcome = (True, function(*args))
+        except BaseException as err:  # re-raised in the caller's thread
+            self._outcome = (False, err)
+
+    def result(self):
+        self._thread.join()
+        ok, value = self._outcome
+        if not ok:
+            raise value
+        return value
+
+
 def run_ask(env, args: AskArgs) -> int:
-    from mcv.core.ask import check_vision, prepare_images, stream_answer
+    from mcv.core.ask import check_vision, prepare_images
     from mcv.core.backends.select import open_backend
     from mcv.core.config import load_config
     from mcv.core.ollama.host import resolve_host
@@ -80,6 +108,9 @@ def run_ask(env, args: AskArgs) -> int:
     question = build_question(args, config)
     settings = image_settings(args, config)
     host = resolve_host(args.host, env.environ, config.get("host"))
+    # Decoding and shrinking images is CPU work that Pillow does without the
+    # GIL: overlap it with the round trips that find the backend and model.
+    preparing = InBackground(prepare_images, question.sources, settings, env.stdin)
     backend = open_backend(
         config.get("backend", args.backend),
         model=question.model,
@@ -89,7 +120,7 @@ def run_ask(env, args: AskArgs) -> int:
     )
     try:
         check_vision(backend, question.model, len(question.sources))
-        images = prepare_images(question.sources, settings, stdin=env.stdin)
+        images = preparing.result()
         if args.verbose:
             for image in images:
                 for note in image.notes:
