@@ -247,3 +247,17 @@ def test_ask_path_imports_no_numpy_pydantic_or_llama(daemon, photo_jpeg):
     )
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert proc.stderr.endswith("(0, [])"), proc.stderr
+
+
+def test_think_flag_reaches_ollama_and_thinking_goes_to_stderr(ollama_standin, mcv_env, photo_jpeg):
+    ollama_standin.add_model("minicpm-v4.5", answer="Forty-two.", thinking=True, thinking_text="Let me look. ")
+    mcv_env.update(OLLAMA_HOST=ollama_standin.url, MCV_BACKEND="ollama")
+    result = run_mcv(["ask", "-m", "minicpm-v4.5", "--think", str(photo_jpeg), "total?"], environ=mcv_env)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "Forty-two.\n"
+    assert "Let me look." in result.stderr
+    assert ollama_standin.requests_to("/api/chat")[-1].json["think"] is True
+
+    ollama_standin.add_model("minicpm-v")
+    result = run_mcv(["ask", "-m", "minicpm-v", "--think", str(photo_jpeg)], environ=mcv_env)
+    assert result.exit_code == 1 and "thinking" in result.stderr.splitlines()[0]

@@ -1,9 +1,8 @@
 """The command tree. Each command module declares its options only; the work
 happens in the core, imported inside the command body (keeps `--help` fast).
 
-To add a command group: write `mcv/cli/<name>_cmd.py` with a module-level
-`app = typer.Typer(...)` (group) or a `register(app)` function, and list it
-here.
+A command module exposes a module-level `app = typer.Typer(...)` (a group)
+or a `register(app)` function (single commands).
 """
 
 from __future__ import annotations
@@ -38,33 +37,14 @@ def build_app() -> typer.Typer:
     ) -> None:
         """MiniCPM-V on the desktop."""
 
-    from mcv.cli import ask_cmd, config_cmd
+    from mcv.cli import ask_cmd, config_cmd, doctor_cmd, model_cmd, setup_cmd
 
     ask_cmd.register(app)
+    app.add_typer(model_cmd.app, name="model")
+    setup_cmd.register(app)
+    doctor_cmd.register(app)
     app.add_typer(config_cmd.app, name="config")
-    _register_optional(app)
     return app
-
-
-def _register_optional(app: typer.Typer) -> None:
-    """Command groups added by later work; each registers itself if present."""
-    import importlib
-
-    for module_name, group in (
-        ("mcv.cli.model_cmd", "model"),
-        ("mcv.cli.setup_cmd", None),
-        ("mcv.cli.doctor_cmd", None),
-    ):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name != module_name:
-                raise
-            continue
-        if group:
-            app.add_typer(module.app, name=group)
-        else:
-            module.register(app)
 
 
 def build_command():

@@ -42,6 +42,9 @@ def ask(
     schema: Optional[str] = typer.Option(
         None, "--schema", help="Constrain the answer: a JSON schema (inline or file), or `json`."
     ),
+    think: Optional[bool] = typer.Option(
+        None, "--think/--no-think", help="Let a thinking model (e.g. MiniCPM-V 4.5) reason first [default: model's]."
+    ),
     clipboard: bool = typer.Option(False, "--clipboard", "-c", help="Add the image on the clipboard."),
     pages: Optional[str] = typer.Option(None, "--pages", help="PDF pages, e.g. 1-3,5 [default: 1]."),
     max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Pixel budget for each image."),
@@ -64,6 +67,7 @@ def ask(
             options=list(option or []),
             keep_alive=keep_alive,
             schema=schema,
+            think=think,
             clipboard=clipboard,
             pages=pages,
             max_pixels=max_pixels,

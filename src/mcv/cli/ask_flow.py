@@ -18,6 +18,7 @@ class AskArgs:
     options: list[str] = field(default_factory=list)
     keep_alive: str | None = None
     schema: str | None = None
+    think: bool | None = None
     clipboard: bool = False
     pages: str | None = None
     max_pixels: int | None = None
@@ -53,6 +54,7 @@ def build_question(args: AskArgs, config):
         options=options,
         format=load_schema(args.schema) if args.schema else None,
         keep_alive=parse_keep_alive(config.get("keep_alive", args.keep_alive)),
+        think=args.think,
         stream=args.stream,
     )
 
@@ -136,12 +138,13 @@ def run_ask(env, args: AskArgs) -> int:
             backend=backend.name,
             images=[_image_summary(image) for image in images],
         )
-        return _stream(env, backend, question, images, renderer, verbose=args.verbose)
+        show_thinking = bool(args.think) and not args.as_json
+        return _stream(env, backend, question, images, renderer, verbose=args.verbose, show_thinking=show_thinking)
     finally:
         backend.close()
 
 
-def _stream(env, backend, question, images, renderer, *, verbose: bool) -> int:
+def _stream(env, backend, question, images, renderer, *, verbose: bool, show_thinking: bool) -> int:
     from mcv.cli.render.stream import format_metrics
     from mcv.core.ask import stream_answer
 
@@ -149,6 +152,10 @@ def _stream(env, backend, question, images, renderer, *, verbose: bool) -> int:
     chunks = stream_answer(backend, question, images)
     try:
         for chunk in chunks:
+            if chunk.thinking and show_thinking:
+                # The reasoning goes to stderr so stdout stays the answer alone.
+                env.stderr.write(chunk.thinking)
+                env.stderr.flush()
             renderer.feed(chunk)
             if chunk.done:
                 metrics = chunk.metrics
