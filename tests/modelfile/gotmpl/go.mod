@@ -1,0 +1,3 @@
+module mcvtest/gotmpl
+
+go 1.19

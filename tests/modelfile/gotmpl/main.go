@@ -1,0 +1,169 @@
+// Renders an Ollama Modelfile TEMPLATE the way Ollama's template.Execute does
+// for a Messages-range template (used by tests/modelfile/test_templates.py).
+//
+// stdin: {"template": "...", "messages": [{"role","content","thinking"}],
+//         "think": true|false|null}
+// stdout: {"prompt": "...", "think_tags": ["<open>", "<close>"]} or {"error": "..."}
+//
+// Mirrors (own code, same stdlib text/template engine as Ollama):
+//   - option missingkey=zero;
+//   - messages collated: consecutive same-role messages (except "tool") are
+//     merged with "\n\n", all system contents joined into .System;
+//   - data: System, Messages, Tools(nil), Response(""), Think, ThinkLevel, IsThinkSet;
+//   - think_tags: the first/last text of the list holding a .Thinking field
+//     inside a range over .Messages (Ollama's thinking-tag heuristic).
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"text/template"
+	"text/template/parse"
+)
+
+type message struct {
+	Role     string `json:"role"`
+	Content  string `json:"content"`
+	Thinking string `json:"thinking"`
+}
+
+type input struct {
+	Template string    `json:"template"`
+	Messages []message `json:"messages"`
+	Think    *bool     `json:"think"`
+}
+
+func collate(msgs []message) (string, []*message) {
+	var system []string
+	var out []*message
+	for i := range msgs {
+		if msgs[i].Role == "system" {
+			system = append(system, msgs[i].Content)
+		}
+		if len(out) > 0 && out[len(out)-1].Role == msgs[i].Role && msgs[i].Role != "tool" {
+			out[len(out)-1].Content += "\n\n" + msgs[i].Content
+		} else {
+			m := msgs[i]
+			out = append(out, &m)
+		}
+	}
+	return strings.Join(system, "\n\n"), out
+}
+
+func usesMessages(n parse.Node) bool {
+	found := false
+	walk(n, nil, func(x parse.Node, _ []parse.Node) {
+		if f, ok := x.(*parse.FieldNode); ok && len(f.Ident) > 0 && f.Ident[0] == "Messages" {
+			found = true
+		}
+	})
+	return found
+}
+
+func walk(n parse.Node, stack []parse.Node, visit func(parse.Node, []parse.Node)) {
+	if n == nil {
+		return
+	}
+	visit(n, stack)
+	stack = append(stack, n)
+	switch x := n.(type) {
+	case *parse.ListNode:
+		for _, c := range x.Nodes {
+			walk(c, stack, visit)
+		}
+	case *parse.IfNode:
+		walkBranch(&x.BranchNode, stack, visit)
+	case *parse.RangeNode:
+		walkBranch(&x.BranchNode, stack, visit)
+	case *parse.WithNode:
+		walkBranch(&x.BranchNode, stack, visit)
+	case *parse.ActionNode:
+		walk(x.Pipe, stack, visit)
+	case *parse.PipeNode:
+		for _, c := range x.Cmds {
+			walk(c, stack, visit)
+		}
+	case *parse.CommandNode:
+		for _, a := range x.Args {
+			walk(a, stack, visit)
+		}
+	}
+}
+
+func walkBranch(b *parse.BranchNode, stack []parse.Node, visit func(parse.Node, []parse.Node)) {
+	if b.Pipe != nil {
+		walk(b.Pipe, stack, visit)
+	}
+	if b.List != nil {
+		walk(b.List, stack, visit)
+	}
+	if b.ElseList != nil {
+		walk(b.ElseList, stack, visit)
+	}
+}
+
+func thinkTags(root *parse.ListNode) []string {
+	open, close := "", ""
+	walk(root, nil, func(n parse.Node, stack []parse.Node) {
+		f, ok := n.(*parse.FieldNode)
+		if !ok || len(f.Ident) == 0 || f.Ident[0] != "Thinking" {
+			return
+		}
+		var rng *parse.RangeNode
+		for i := len(stack) - 1; i >= 0; i-- {
+			if r, ok := stack[i].(*parse.RangeNode); ok {
+				rng = r
+				break
+			}
+		}
+		if rng == nil || !usesMessages(rng.Pipe) {
+			return
+		}
+		for i := len(stack) - 1; i >= 0; i-- {
+			if l, ok := stack[i].(*parse.ListNode); ok {
+				if t, ok := l.Nodes[0].(*parse.TextNode); ok {
+					open = strings.TrimSpace(t.String())
+				}
+				if t, ok := l.Nodes[len(l.Nodes)-1].(*parse.TextNode); ok {
+					close = strings.TrimSpace(t.String())
+				}
+				break
+			}
+		}
+	})
+	return []string{open, close}
+}
+
+func main() {
+	enc := json.NewEncoder(os.Stdout)
+	var in input
+	if err := json.NewDecoder(os.Stdin).Decode(&in); err != nil {
+		enc.Encode(map[string]string{"error": err.Error()})
+		return
+	}
+	tmpl, err := template.New("").Option("missingkey=zero").Parse(in.Template)
+	if err != nil {
+		enc.Encode(map[string]string{"error": err.Error()})
+		return
+	}
+	system, msgs := collate(in.Messages)
+	think := in.Think != nil && *in.Think
+	level := ""
+	if in.Think != nil {
+		level = "true"
+		if !think {
+			level = "false"
+		}
+	}
+	var sb strings.Builder
+	err = tmpl.Execute(&sb, map[string]any{
+		"System": system, "Messages": msgs, "Tools": nil, "Response": "",
+		"Think": think, "ThinkLevel": level, "IsThinkSet": in.Think != nil,
+	})
+	if err != nil {
+		enc.Encode(map[string]string{"error": err.Error()})
+		return
+	}
+	enc.Encode(map[string]any{"prompt": sb.String(), "think_tags": thinkTags(tmpl.Tree.Root)})
+}
