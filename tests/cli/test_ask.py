@@ -258,6 +258,13 @@ def test_think_flag_reaches_ollama_and_thinking_goes_to_stderr(ollama_standin, m
     assert "Let me look." in result.stderr
     assert ollama_standin.requests_to("/api/chat")[-1].json["think"] is True
 
+    # Without --think a thinking model is told not to think (mcv's default).
+    result = run_mcv(["ask", "-m", "minicpm-v4.5", str(photo_jpeg)], environ=mcv_env)
+    assert result.exit_code == 0 and "Let me look." not in result.stderr
+    assert ollama_standin.requests_to("/api/chat")[-1].json["think"] is False
+
     ollama_standin.add_model("minicpm-v")
+    result = run_mcv(["ask", "-m", "minicpm-v", str(photo_jpeg)], environ=mcv_env)
+    assert "think" not in ollama_standin.requests_to("/api/chat")[-1].json
     result = run_mcv(["ask", "-m", "minicpm-v", "--think", str(photo_jpeg)], environ=mcv_env)
     assert result.exit_code == 1 and "thinking" in result.stderr.splitlines()[0]

@@ -101,7 +101,7 @@ class InBackground:
 
 
 def run_ask(env, args: AskArgs) -> int:
-    from mcv.core.ask import check_vision, prepare_images
+    from mcv.core.ask import check_vision, effective_think, prepare_images
     from mcv.core.backends.select import open_backend
     from mcv.core.config import load_config
     from mcv.core.ollama.host import resolve_host
@@ -121,7 +121,8 @@ def run_ask(env, args: AskArgs) -> int:
         config=config.as_mapping(),
     )
     try:
-        check_vision(backend, question.model, len(question.sources))
+        capabilities = check_vision(backend, question.model, len(question.sources))
+        question.think = effective_think(capabilities, question.think)
         images = preparing.result()
         if args.verbose:
             for image in images:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Iterator, Sequence
 
-from mcv.core.backends.base import Backend, Chunk
+from mcv.core.backends.base import Backend, Capabilities, Chunk
 from mcv.core.conversation import build_request
 from mcv.core.errors import CapabilityError, InputError, UsageError
 from mcv.core.images.types import ImageSource, PreparedImage, PrepareSettings
@@ -54,7 +54,7 @@ def split_arguments(arguments: Sequence[str]) -> tuple[list[ImageSource], str | 
     return sources, prompt
 
 
-def check_vision(backend: Backend, model: str, image_count: int) -> None:
+def check_vision(backend: Backend, model: str, image_count: int) -> Capabilities:
     """Refuse before any image is decoded or sent when the model cannot see."""
     capabilities = backend.capabilities(model)
     if image_count and not capabilities.vision:
@@ -62,6 +62,20 @@ def check_vision(backend: Backend, model: str, image_count: int) -> None:
             f"model '{model}' has no vision capability, so it cannot look at images",
             hint="use a vision model (e.g. -m minicpm-v), or package one with `mcv model create`",
         )
+    return capabilities
+
+
+def effective_think(capabilities: Capabilities, requested: bool | None) -> bool | None:
+    """Thinking is off unless asked for.
+
+    Ollama turns thinking on by default for a model that can think (MiniCPM-V
+    4.5); mcv's default is a direct answer, so it says `think: false`
+    explicitly. Models that cannot think are sent nothing (Ollama answers
+    400 to any `think` for them).
+    """
+    if requested is None and capabilities.thinking:
+        return False
+    return requested
 
 
 def prepare_images(
