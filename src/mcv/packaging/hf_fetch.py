@@ -1,0 +1,240 @@
+"""Get a generation's GGUF pair from Hugging Face into the HF cache.
+
+huggingface_hub does the transfer: its cache layout, locking, resume of a
+dropped connection (Range request) and size check. It does not hash what it
+downloaded, so every LFS file is verified here against the sha256 the Hub
+advertised (the blob's name in the cache *is* that sha256); a mismatch removes
+the file from the cache and fails. The verified digest lands in mcv's digest
+cache, so a following `mcv model create` does not read the file again.
+
+Settings (endpoint, cache dir, offline mode) come from the given environment,
+not from huggingface_hub's import-time constants, so tests and `--host`-style
+overrides see the same values the user's shell would.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Protocol
+
+from mcv.core.errors import BackendError, InputError, ServerUnavailable
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class DownloadProgress(Protocol):
+    def start(self, label: str, total: int | None, initial: int) -> None: ...
+    def advance(self, label: str, count: int) -> None: ...
+    def finish(self, label: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    endpoint: str
+    cache_dir: Path
+    offline: bool
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> "HubSettings":
+        endpoint = (environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+        return cls(endpoint=endpoint, cache_dir=hub_cache_dir(environ), offline=_truthy(environ.get("HF_HUB_OFFLINE")))
+
+
+def hub_cache_dir(environ: Mapping[str, str]) -> Path:
+    """The HF hub cache, resolved the way huggingface_hub.constants does."""
+    for key in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if environ.get(key):
+            return Path(os.path.expandvars(environ[key])).expanduser()
+    if environ.get("HF_HOME"):
+        return Path(os.path.expandvars(environ["HF_HOME"])).expanduser() / "hub"
+    cache_root = environ.get("XDG_CACHE_HOME") or os.path.join(environ.get("HOME") or str(Path.home()), ".cache")
+    return Path(cache_root).expanduser() / "huggingface" / "hub"
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+@dataclass(frozen=True)
+class HubPair:
+    """Where a generation's pair lives on the Hub."""
+
+    generation_id: str
+    quant: str
+    repo: str
+    llm_file: str
+    projector_file: str
+
+
+@dataclass(frozen=True)
+class FetchedPair:
+    source: HubPair
+    llm: Path
+    projector: Path
+
+
+def download_file(
+    repo: str,
+    filename: str,
+    settings: HubSettings,
+    *,
+    progress: DownloadProgress | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Path:
+    """Download (or reuse from the cache) one file; verify LFS files' sha256."""
+    import huggingface_hub
+    from huggingface_hub import errors as hf_errors
+
+    try:
+        pointer = huggingface_hub.hf_hub_download(
+            repo_id=repo,
+            filename=filename,
+            cache_dir=str(settings.cache_dir),
+            endpoint=settings.endpoint,
+            local_files_only=settings.offline,
+            tqdm_class=_bridge_tqdm(filename, progress) if progress is not None else None,
+        )
+    except hf_errors.LocalEntryNotFoundError:
+        if settings.offline:
+            raise InputError(
+                f"{filename} from {repo} is not in the Hugging Face cache and HF_HUB_OFFLINE is set",
+                hint="unset HF_HUB_OFFLINE to download it",
+            ) from None
+        raise ServerUnavailable(
+            f"cannot reach {settings.endpoint} to download {filename} from {repo}",
+            hint="check the network, or HF_ENDPOINT",
+        ) from None
+    except hf_errors.RepositoryNotFoundError:
+        raise BackendError(f"Hugging Face repository {repo!r} not found at {settings.endpoint}") from None
+    except hf_errors.RevisionNotFoundError:
+        raise BackendError(f"Hugging Face repository {repo!r} has no 'main' revision") from None
+    except hf_errors.EntryNotFoundError:
+        raise BackendError(f"{filename!r} is not in Hugging Face repository {repo!r}") from None
+    except hf_errors.HfHubHTTPError as err:
+        raise BackendError(f"Hugging Face download of {filename} failed: {_first_line(err)}") from None
+    except OSError as err:  # disk full, size mismatch after retries, permissions
+        raise BackendError(f"download of {filename} from {repo} failed: {_first_line(err)}") from None
+    except Exception as err:  # httpx errors surface under several names across versions
+        if type(err).__module__.startswith(("httpx", "httpcore", "requests", "urllib3")):
+            raise ServerUnavailable(
+                f"cannot reach {settings.endpoint} to download {filename} from {repo}: {_first_line(err)}",
+                hint="check the network, or HF_ENDPOINT",
+            ) from None
+        raise
+    path = Path(pointer)
+    _verify_lfs_blob(path, filename, repo, os.environ if environ is None else environ)
+    return path
+
+
+def _verify_lfs_blob(pointer: Path, filename: str, repo: str, environ: Mapping[str, str]) -> None:
+    """The cache names an LFS blob by its sha256: check the bytes agree."""
+    from mcv.packaging.digest import DigestCache, sha256_file
+
+    blob = Path(os.path.realpath(pointer))
+    expected = blob.name
+    if not _SHA256.match(expected):
+        return  # a small git file (etag is a git sha1); nothing to compare with
+    cache = DigestCache.for_environment(environ)
+    if cache.lookup(blob) == f"sha256:{expected}":
+        return
+    actual = sha256_file(blob)
+    if actual != f"sha256:{expected}":
+        for leftover in (pointer, blob):
+            try:
+                leftover.unlink()
+            except OSError:
+                pass
+        raise BackendError(
+            f"download of {filename} from {repo} is corrupt: sha256 {actual[7:19]}… "
+            f"does not match the advertised {expected[:12]}…",
+            hint="the file was removed from the cache; run the command again to re-download it",
+        )
+    cache.store(blob, actual)
+
+
+def fetch_pair(
+    hub_pair: HubPair,
+    environ: Mapping[str, str],
+    *,
+    progress: DownloadProgress | None = None,
+) -> FetchedPair:
+    """Both files of `hub_pair`, projector first (small: fails fast)."""
+    settings = HubSettings.from_environ(environ)
+    projector = download_file(
+        hub_pair.repo, hub_pair.projector_file, settings, progress=progress, environ=environ
+    )
+    llm = download_file(hub_pair.repo, hub_pair.llm_file, settings, progress=progress, environ=environ)
+    return FetchedPair(hub_pair, llm, projector)
+
+
+def cached_file(repo: str, filename: str, settings: HubSettings) -> Path | None:
+    """The cached copy of a file (latest 'main' snapshot), without network."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(repo_id=repo, filename=filename, cache_dir=str(settings.cache_dir))
+    except ValueError:
+        return None
+    if isinstance(found, str) and os.path.isfile(found):
+        return Path(found)
+    return None
+
+
+def find_cached_pair(
+    generation_id: str | None = None,
+    quant: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Path, Path] | None:
+    """A complete (llm, projector) pair already in the HF cache, or None.
+
+    Looks at the requested generation (default: every known one, the default
+    generation first) and quantisation (default: the generation's default
+    first, then any other published one). No network.
+    """
+    from mcv.packaging import hub_catalog
+
+    environ = os.environ if environ is None else environ
+    settings = HubSettings.from_environ(environ)
+    for candidate in hub_catalog.candidates(generation_id, quant):
+        projector = cached_file(candidate.repo, candidate.projector_file, settings)
+        if projector is None:
+            continue
+        llm = cached_file(candidate.repo, candidate.llm_file, settings)
+        if llm is not None:
+            return llm, projector
+    return None
+
+
+def _bridge_tqdm(label: str, progress: DownloadProgress) -> type:
+    """A silent tqdm subclass that forwards byte counts to `progress`."""
+    from huggingface_hub.utils import tqdm as hf_tqdm
+
+    class Bridge(hf_tqdm):  # type: ignore[misc, valid-type]
+        def __init__(self, *args, **kwargs):
+            kwargs["disable"] = True
+            total = kwargs.get("total")
+            initial = kwargs.get("initial") or 0
+            super().__init__(*args, **kwargs)
+            progress.start(label, total, initial)
+
+        def update(self, n=1):
+            if n:
+                progress.advance(label, int(n))
+            return super().update(n)
+
+        def close(self):
+            progress.finish(label)
+            return super().close()
+
+    return Bridge
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0]
+
+
