@@ -26,12 +26,14 @@ class ImageSource:
 
 @dataclass(frozen=True)
 class PrepareSettings:
-    max_pixels: int = MINICPMV_MAX_PIXELS
+    max_pixels: int = MINICPMV_MAX_PIXELS  # output budget; larger images shrink, none grow
     jpeg_quality: int = 90
-    max_input_bytes: int = 100 * 1024 * 1024
-    max_decoded_pixels: int = 250_000_000
+    max_input_bytes: int = 100 * 1024 * 1024  # refused before decoding
+    max_decoded_pixels: int = 250_000_000  # refused before allocating (JPEG: after draft scaling)
     pages: str | None = None  # PDF page selection, e.g. "1-3,5"; None = page 1
-    pdf_dpi: int = 144
+    pdf_dpi: int = 144  # highest DPI a PDF page is rendered at; big pages render smaller to fit max_pixels
+    max_pages: int = 50  # most PDF pages one source may yield
+    download_timeout: float = 60.0  # seconds for a whole URL download
 
 
 @dataclass(frozen=True)
