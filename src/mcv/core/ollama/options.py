@@ -1,0 +1,63 @@
+"""Ollama's request option names and their JSON types (api/types.go `Options`/`Runner`).
+
+Ollama ignores an unknown option key with only a log line on the server, so
+a typo would silently change nothing; mcv refuses it up front instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from mcv.core.errors import UsageError
+
+INT, FLOAT, BOOL, STRINGS = "integer", "number", "boolean", "list of strings"
+
+OPTION_TYPES: dict[str, str] = {
+    # Runner: fixed when the model is loaded
+    "num_ctx": INT,
+    "num_batch": INT,
+    "num_gpu": INT,
+    "main_gpu": INT,
+    "use_mmap": BOOL,
+    "num_thread": INT,
+    "draft_num_predict": INT,
+    # Predict: per request
+    "num_keep": INT,
+    "seed": INT,
+    "num_predict": INT,
+    "top_k": INT,
+    "top_p": FLOAT,
+    "min_p": FLOAT,
+    "typical_p": FLOAT,
+    "repeat_last_n": INT,
+    "temperature": FLOAT,
+    "repeat_penalty": FLOAT,
+    "presence_penalty": FLOAT,
+    "frequency_penalty": FLOAT,
+    "stop": STRINGS,
+}
+
+
+def check_options(options: Mapping[str, Any]) -> None:
+    """Raise UsageError for a key Ollama does not know or a value it would reject."""
+    for key, value in options.items():
+        kind = OPTION_TYPES.get(key)
+        if kind is None:
+            known = ", ".join(sorted(OPTION_TYPES))
+            raise UsageError(f"unknown Ollama option '{key}'", hint=f"known options: {known}")
+        if value is None or _fits(kind, value):
+            continue
+        raise UsageError(f"option '{key}' must be a {kind}, not {value!r}")
+
+
+def _fits(kind: str, value: Any) -> bool:
+    if kind == BOOL:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False  # JSON true is not a number for Go
+    if kind == INT:
+        # Go accepts a JSON number and truncates it; a fraction is surely a mistake.
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if kind == FLOAT:
+        return isinstance(value, (int, float))
+    return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
