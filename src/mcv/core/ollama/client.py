@@ -22,7 +22,7 @@ import os
 import re
 from typing import Any, Callable, Iterator, Mapping
 
-from mcv.core.ollama._httpx import httpx
+from mcv.core._httpx import httpx
 
 from mcv import __version__
 from mcv.core.errors import (
