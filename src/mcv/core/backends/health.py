@@ -1,0 +1,229 @@
+"""What can run MiniCPM-V on this machine: the checks behind `mcv doctor`.
+
+Each check yields `Check`s (ok / warn / fail + a short detail + an optional
+hint). "warn" is something absent that another path can replace (Ollama not
+running, llama-cpp-python not installed); "fail" is something present but
+broken (a configured file that is not a pair, a llama.cpp that cannot run the
+tiny self-test pair).
+
+Healthy means: nothing failed, and at least one way to answer exists:
+Ollama with a vision model, or llama-cpp-python passing the self-test plus a
+local GGUF pair.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+from mcv.core.errors import McvError
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+MAX_MODELS_INSPECTED = 40  # /api/show per model; enough for any real store
+SELFTEST_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok | warn | fail
+    detail: str
+    hint: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Report:
+    checks: list[Check] = field(default_factory=list)
+    ollama_ready: bool = False  # daemon up with a vision model
+    llama_ready: bool = False  # self-test passed
+    local_pair: bool = False
+
+    @property
+    def healthy(self) -> bool:
+        if any(check.status == FAIL for check in self.checks):
+            return False
+        return self.ollama_ready or (self.llama_ready and self.local_pair)
+
+    def summary(self) -> Check:
+        ways = []
+        if self.ollama_ready:
+            ways.append("Ollama")
+        if self.llama_ready and self.local_pair:
+            ways.append("in process (llama.cpp)")
+        if self.healthy:
+            return Check("summary", OK, "MiniCPM-V can run here: " + " and ".join(ways))
+        if ways:
+            return Check("summary", FAIL, "a way to run exists (" + ", ".join(ways) + ") but a check above failed")
+        if self.llama_ready:
+            hint = "`mcv model fetch` (runs in process), or `ollama serve` then `mcv setup`"
+        else:
+            hint = "`ollama serve` then `mcv setup`, or `pip install 'mcv[local]'` and `mcv model fetch`"
+        return Check("summary", FAIL, "no way to run MiniCPM-V yet", hint=hint)
+
+
+# --- Ollama ------------------------------------------------------------------------
+
+
+def check_ollama(host: str, model: str, environ: Mapping[str, str], report: Report) -> None:
+    from mcv.core.ollama.client import OllamaClient
+
+    with OllamaClient(host, environ=environ, timeout=10.0) as client:
+        if not client.is_running():
+            report.checks.append(Check("ollama", WARN, f"not reachable at {host}", hint="start it with `ollama serve`"))
+            return
+        try:
+            version = client.version()
+            names = [str(m.get("name") or m.get("model")) for m in client.tags()]
+        except McvError as err:
+            report.checks.append(Check("ollama", FAIL, f"{host} answers but: {err.message}", hint=err.hint))
+            return
+        report.checks.append(Check("ollama", OK, f"version {version or '?'} at {host}"))
+        vision = [name for name in names[:MAX_MODELS_INSPECTED] if _has_vision(client, name)]
+    if vision:
+        wanted = _same_model(model, vision)
+        detail = ", ".join(vision[:6]) + (f" (+{len(vision) - 6} more)" if len(vision) > 6 else "")
+        hint = None if wanted else f"'{model}' is not among them: `mcv setup` or `ollama pull {model}`"
+        report.checks.append(Check("ollama vision models", OK if wanted else WARN, detail, hint=hint))
+        report.ollama_ready = True
+    else:
+        report.checks.append(
+            Check("ollama vision models", WARN, f"none among {len(names)} models", hint="`mcv setup` installs MiniCPM-V")
+        )
+
+
+def _has_vision(client, name: str) -> bool:
+    try:
+        return "vision" in client.capabilities(name)
+    except McvError:
+        return False
+
+
+def _same_model(wanted: str, names: list[str]) -> bool:
+    full = wanted if ":" in wanted else wanted + ":latest"
+    return any(name == wanted or name == full for name in names)
+
+
+# --- llama-cpp-python -----------------------------------------------------------------
+
+
+def check_llama_cpp(report: Report) -> bool:
+    """Is llama-cpp-python importable with mtmd? Returns True when the self-test can run."""
+    try:
+        import llama_cpp
+    except ImportError:
+        report.checks.append(
+            Check("llama-cpp-python", WARN, "not installed (in-process backend off)", hint="pip install 'mcv[local]'")
+        )
+        return False
+    except OSError as err:
+        report.checks.append(Check("llama-cpp-python", FAIL, f"installed but its library cannot load: {err}"))
+        return False
+    gpu = "GPU offload" if llama_cpp.llama_supports_gpu_offload() else "CPU only"
+    try:
+        import llama_cpp.mtmd_cpp as mtmd_cpp
+
+        mtmd = hasattr(mtmd_cpp, "mtmd_tokenize_from_parts") and hasattr(mtmd_cpp, "mtmd_helper_eval_chunk_single")
+    except (ImportError, OSError):
+        mtmd = False
+    version = getattr(llama_cpp, "__version__", "?")
+    if not mtmd:
+        report.checks.append(
+            Check(
+                "llama-cpp-python",
+                FAIL,
+                f"{version} ({gpu}) has no usable mtmd (multimodal) library",
+                hint="pip install 'llama-cpp-python>=0.3.36'",
+            )
+        )
+        return False
+    report.checks.append(Check("llama-cpp-python", OK, f"{version} ({gpu}, mtmd)"))
+    return True
+
+
+def check_selftest(environ: Mapping[str, str], report: Report) -> None:
+    """The tiny-pair end-to-end run, in a child process (an abort must not kill the doctor)."""
+    command = [sys.executable, "-m", "mcv.core.backends.llama_selftest"]
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=SELFTEST_TIMEOUT_S, env=dict(environ), stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired:
+        report.checks.append(Check("self-test", FAIL, f"no answer within {SELFTEST_TIMEOUT_S} s"))
+        return
+    result = _last_json_line(done.stdout)
+    if result is None:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        report.checks.append(Check("self-test", FAIL, f"crashed (exit {done.returncode}): {tail}"))
+        return
+    if result.get("ok"):
+        report.checks.append(Check("self-test", OK, str(result.get("detail"))))
+        report.llama_ready = True
+    else:
+        report.checks.append(Check("self-test", FAIL, str(result.get("detail"))))
+
+
+def _last_json_line(text: str) -> dict | None:
+    for line in reversed(text.strip().splitlines()):
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
+
+
+# --- local GGUF pairs --------------------------------------------------------------------
+
+
+def check_local_pairs(model: str, environ: Mapping[str, str], config: Any, report: Report) -> None:
+    from mcv.core.backends.select import PAIR_SOURCES
+
+    for source, finder in PAIR_SOURCES:
+        try:
+            pair = finder(model, environ, config)
+        except McvError as err:
+            report.checks.append(Check(f"pair: {source}", FAIL, err.message, hint=err.hint))
+            continue
+        if pair is None:
+            continue
+        try:
+            generation = _identify(pair.llm, pair.projector)
+        except McvError as err:
+            report.checks.append(Check(f"pair: {source}", FAIL, f"{pair.llm.name} + {pair.projector.name}: {err.message}"))
+            continue
+        label = f"MiniCPM-V {generation}: " if generation else ""
+        report.checks.append(Check(f"pair: {source}", OK, f"{label}{pair.llm} + {pair.projector.name}"))
+        report.local_pair = True
+    if not report.local_pair and not any(c.name.startswith("pair:") for c in report.checks):
+        report.checks.append(
+            Check("local GGUF pair", WARN, "none found (config, Ollama store, HF cache)", hint="`mcv model fetch`")
+        )
+
+
+def _identify(llm, projector) -> str | None:
+    """The generation id of a pair, when the identification module is available."""
+    try:
+        from mcv.modelfile.identify import validate_pair
+    except ModuleNotFoundError as err:
+        if err.name != "mcv.modelfile.identify":
+            raise
+        return None
+    return validate_pair(llm, projector).generation.id
+
+
+def run_checks(
+    *, host: str, model: str, environ: Mapping[str, str], config: Any, selftest: bool = True
+) -> Report:
+    report = Report()
+    check_ollama(host, model, environ, report)
+    if check_llama_cpp(report) and selftest:
+        check_selftest(environ, report)
+    check_local_pairs(model, environ, config, report)
+    return report
