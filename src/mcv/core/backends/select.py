@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from mcv.core.backends.base import Backend
-from mcv.core.errors import BackendError, ModelNotFound, UsageError
+from mcv.core.errors import BackendError, UsageError
 
 KINDS = ("auto", "ollama", "llama")
 
@@ -55,16 +55,14 @@ def open_backend(
         raise UsageError(f"unknown backend {kind!r}", hint="choose auto, ollama or llama")
     if kind == "llama":
         return _llama_backend(model, environ, config)
-    client = _ollama_client(host, environ, config)
-    if kind == "ollama":
-        return _ollama_backend(client)
-    if _ollama_has(client, model):
-        return _ollama_backend(client)
-    client.close()
+    ollama = _ollama_backend(_ollama_client(host, environ, config))
+    if kind == "ollama" or _ollama_has(ollama, model):
+        return ollama
+    ollama.close()
     pair = find_local_pair(model, environ, config)
     if pair is None:
         raise BackendError(
-            f"no way to run '{model}': Ollama at {client.base_url} is not running or lacks it, "
+            f"no way to run '{model}': Ollama at {ollama.client.base_url} is not running or lacks it, "
             "and no local GGUF pair was found",
             hint=NO_MODEL_HINT,
         )
@@ -83,15 +81,13 @@ def _ollama_backend(client) -> Backend:
     return OllamaBackend(client)
 
 
-def _ollama_has(client, model: str) -> bool:
-    if not client.is_running():
-        return False
+def _ollama_has(backend, model: str) -> bool:
+    """One /api/show answers both "is the daemon up" and "has it the model";
+    the backend keeps the answer, so the caller's capability check is free."""
     try:
-        client.show(model)
-    except ModelNotFound:
+        backend.capabilities(model)
+    except BackendError:  # down, no such model, or erroring: as good as none for `auto`
         return False
-    except BackendError:
-        return False  # a daemon that errors is as good as none for `auto`
     return True
 
 
