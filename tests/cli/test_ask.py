@@ -268,3 +268,11 @@ def test_think_flag_reaches_ollama_and_thinking_goes_to_stderr(ollama_standin, m
     assert "think" not in ollama_standin.requests_to("/api/chat")[-1].json
     result = run_mcv(["ask", "-m", "minicpm-v", "--think", str(photo_jpeg)], environ=mcv_env)
     assert result.exit_code == 1 and "thinking" in result.stderr.splitlines()[0]
+
+
+def test_option_values_are_type_checked(daemon, photo_jpeg):
+    standin, env = daemon
+    result = run_mcv(["ask", str(photo_jpeg), "-o", "num_ctx=lots"], environ=env)
+    assert result.exit_code == 2
+    assert "num_ctx" in result.stderr.splitlines()[0] and "integer" in result.stderr
+    assert not standin.requests_to("/api/chat")

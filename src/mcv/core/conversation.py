@@ -12,17 +12,10 @@ from typing import Any, Sequence
 from mcv.core.backends.base import ChatRequest, Message
 from mcv.core.errors import UsageError
 from mcv.core.images.types import PreparedImage
+from mcv.core.options import OPTION_TYPES, check_options
 
 DEFAULT_PROMPT_ONE = "Describe this image."
 DEFAULT_PROMPT_MANY = "Describe these images."
-
-# Ollama's option names (api/types.go Options + Runner); anything else is a typo.
-OLLAMA_OPTIONS = frozenset(
-    "num_keep seed num_predict top_k top_p min_p typical_p repeat_last_n temperature "
-    "repeat_penalty presence_penalty frequency_penalty stop num_ctx num_batch num_gpu "
-    "main_gpu use_mmap num_thread draft_num_predict".split()
-)
-
 
 def default_prompt(image_count: int) -> str:
     return DEFAULT_PROMPT_MANY if image_count > 1 else DEFAULT_PROMPT_ONE
@@ -34,8 +27,8 @@ def parse_option(text: str) -> tuple[str, Any]:
     key = key.strip()
     if not sep or not key:
         raise UsageError(f"--option expects KEY=VALUE, got {text!r}")
-    if key not in OLLAMA_OPTIONS:
-        raise UsageError(f"unknown option {key!r}", hint="known options: " + ", ".join(sorted(OLLAMA_OPTIONS)))
+    if key not in OPTION_TYPES:
+        check_options({key: None})  # raises the one "unknown option" message
     try:
         value: Any = json.loads(raw)
     except ValueError:
@@ -54,6 +47,7 @@ def merge_options(pairs: Sequence[str]) -> dict[str, Any]:
             options.setdefault("stop", []).extend(value)
         else:
             options[key] = value
+    check_options(options)
     return options
 
 

@@ -14,7 +14,7 @@ from typing import Any, Iterator, Mapping
 from mcv.core.backends.base import Capabilities, Chunk, ChatRequest, Metrics
 from mcv.core.errors import BackendError, CapabilityError, StreamError, UsageError
 from mcv.core.ollama.client import OllamaClient
-from mcv.core.ollama.options import check_options
+from mcv.core.options import check_options
 
 
 class OllamaBackend:

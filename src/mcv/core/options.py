@@ -1,4 +1,7 @@
-"""Ollama's request option names and their JSON types (api/types.go `Options`/`Runner`).
+"""Request options: Ollama's names and JSON types (api/types.go `Options`/`Runner`).
+
+Every backend takes options under these names (the llama.cpp backend maps
+them to its sampler), so the vocabulary lives in the core.
 
 Ollama ignores an unknown option key with only a log line on the server, so
 a typo would silently change nothing; mcv refuses it up front instead.
@@ -44,7 +47,7 @@ def check_options(options: Mapping[str, Any]) -> None:
         kind = OPTION_TYPES.get(key)
         if kind is None:
             known = ", ".join(sorted(OPTION_TYPES))
-            raise UsageError(f"unknown Ollama option '{key}'", hint=f"known options: {known}")
+            raise UsageError(f"unknown option '{key}'", hint=f"known options: {known}")
         if value is None or _fits(kind, value):
             continue
         raise UsageError(f"option '{key}' must be a {kind}, not {value!r}")
