@@ -65,24 +65,36 @@ def time_our_hash(files: list[Path]) -> float:
     return time.perf_counter() - started
 
 
+# Linux carries a process's pre-exec peak RSS into ru_maxrss, and a forked
+# child starts with its parent's pages: measured straight from this (large)
+# bench process, the create would be charged for the bench's own memory. A
+# small launcher forks the create instead and reports its wait4 usage.
+_LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.executable, [sys.executable, *sys.argv[1:]])
+_, status, usage = os.wait4(pid, 0)
+sys.stderr.write(f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}\\n")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_create(args: list[str], environ: dict[str, str]) -> tuple[float, int, float, str]:
     """(seconds, peak RSS in bytes, CPU seconds, output) of one `mcv model create` subprocess."""
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mcv", "model", "create", *args],
+    proc = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, "-m", "mcv", "model", "create", *args],
         env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        capture_output=True,
         text=True,
     )
-    output = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    proc.stdout.close()
+    output = proc.stdout + proc.stderr
     if proc.returncode != 0:
         raise RuntimeError(f"mcv model create failed ({proc.returncode}): {output}")
-    return elapsed, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime, output  # ru_maxrss: KiB
+    maxrss_kib, cpu = proc.stderr.strip().splitlines()[-1].split()
+    return elapsed, int(maxrss_kib) * 1024, float(cpu), output  # ru_maxrss: KiB
 
 
 # The stand-in simulates Ollama >= 0.30's `llama-quantize COPY` of the LLM by
