@@ -128,7 +128,11 @@ def run_ask(env, args: AskArgs) -> int:
             for image in images:
                 for note in image.notes:
                     env.note(f"{image.label}: {note}")
-                env.note(f"{image.label}: sending {image.width}x{image.height} {image.mime}, {len(image.data):,} bytes")
+                resized = (image.width, image.height) != (image.source_width, image.source_height)
+                origin = f" (from {image.source_width}x{image.source_height})" if resized else ""
+                env.note(
+                    f"{image.label}: sending {image.width}x{image.height}{origin} {image.mime}, {len(image.data):,} bytes"
+                )
         from mcv.cli.render.stream import pick_renderer
 
         renderer = pick_renderer(
