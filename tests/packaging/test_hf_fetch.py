@@ -156,3 +156,19 @@ def test_settings_follow_the_environment(tmp_path):
     assert HubSettings.from_environ({"HF_ENDPOINT": "http://h/", "HF_HUB_OFFLINE": "1"}) == HubSettings(
         "http://h", HubSettings.from_environ({}).cache_dir, True
     )
+
+
+def test_hub_retry_warnings_become_one_short_note_each(capsys):
+    import logging
+
+    from mcv.packaging.hf_fetch import _hub_log_as_notes
+
+    notes: list[str] = []
+    logger = logging.getLogger("huggingface_hub")
+    before = logger.handlers[:]
+    with _hub_log_as_notes(notes.append):
+        logger.warning("'[Errno -2] Name or service not known' thrown while requesting HEAD https://x/y")
+        logger.warning("Retrying in 2s [Retry 1/5].")
+    assert notes == ["Hugging Face did not answer; retrying in 2s [Retry 1/5]."]
+    assert capsys.readouterr().err == ""  # nothing else reached the terminal
+    assert logger.handlers == before

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Protocol
+from typing import Callable, Iterator, Mapping, Protocol
 
 from mcv.core.errors import BackendError, InputError, ServerUnavailable
 
@@ -77,6 +78,27 @@ class FetchedPair:
     projector: Path
 
 
+@contextmanager
+def _hub_log_as_notes(note: Callable[[str], None] | None) -> Iterator[None]:
+    """huggingface_hub logs every retry as a multi-line warning on stderr; show
+    one short note per retry instead (or nothing, for library callers)."""
+    import logging
+
+    class Retries(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if note is not None and message.startswith("Retrying in"):
+                note(f"Hugging Face did not answer; {message[0].lower()}{message[1:]}")
+
+    logger = logging.getLogger("huggingface_hub")
+    saved = logger.handlers[:], logger.propagate
+    logger.handlers, logger.propagate = [Retries()], False
+    try:
+        yield
+    finally:
+        logger.handlers, logger.propagate = saved
+
+
 def download_file(
     repo: str,
     filename: str,
@@ -90,14 +112,15 @@ def download_file(
     from huggingface_hub import errors as hf_errors
 
     try:
-        pointer = huggingface_hub.hf_hub_download(
-            repo_id=repo,
-            filename=filename,
-            cache_dir=str(settings.cache_dir),
-            endpoint=settings.endpoint,
-            local_files_only=settings.offline,
-            tqdm_class=_bridge_tqdm(filename, progress) if progress is not None else None,
-        )
+        with _hub_log_as_notes(getattr(progress, "note", None)):
+            pointer = huggingface_hub.hf_hub_download(
+                repo_id=repo,
+                filename=filename,
+                cache_dir=str(settings.cache_dir),
+                endpoint=settings.endpoint,
+                local_files_only=settings.offline,
+                tqdm_class=_bridge_tqdm(filename, progress) if progress is not None else None,
+            )
     except hf_errors.LocalEntryNotFoundError:
         if settings.offline:
             raise InputError(

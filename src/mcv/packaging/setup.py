@@ -142,6 +142,10 @@ def _without_ollama(host, model, options, environ, reporter, approve) -> SetupRe
             f"{hub_pair.projector_file} from {hub_pair.repo} for the in-process engine?"
         ):
             raise UsageError("set-up cancelled", hint="or start Ollama (`ollama serve`) and run mcv setup again")
+        reporter.note(
+            f"Ollama is not running at {host}: downloading {hub_pair.repo} "
+            f"({hub_pair.llm_file}, {hub_pair.projector_file}) for the in-process engine"
+        )
         fetched = hf_fetch.fetch_pair(hub_pair, environ, progress=reporter)
         found = (fetched.llm, fetched.projector)
         result.actions.append(f"downloaded {hub_pair.repo}: {hub_pair.llm_file}, {hub_pair.projector_file}")
