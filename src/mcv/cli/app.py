@@ -12,9 +12,9 @@ import typer
 from mcv import __version__
 
 
-def _version_callback(value: bool) -> None:
+def _version_callback(ctx: typer.Context, value: bool) -> None:
     if value:
-        typer.echo(f"mcv {__version__}")
+        ctx.obj.stdout.write(f"mcv {__version__}\n")
         raise typer.Exit()
 
 
