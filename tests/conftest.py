@@ -1,6 +1,7 @@
 """Shared fixtures live in tests/support/; this file only wires them in."""
 
 pytest_plugins = [
+    "support.isolation",
     "support.ollama_standin",
     "support.images",
     "support.tinypairs",

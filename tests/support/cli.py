@@ -64,8 +64,12 @@ def run_mcv(
 
 @pytest.fixture
 def mcv_env(tmp_path) -> dict[str, str]:
-    """A process-like environment with its own config file and no stray Ollama settings."""
+    """A process-like environment of this test's own: config file, digest
+    cache, empty Ollama store and HF cache, no daemon address."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("MCV_", "OLLAMA_"))}
     environ["MCV_CONFIG"] = str(tmp_path / "mcv-config" / "config.toml")
+    environ["MCV_STATE_DIR"] = str(tmp_path / "mcv-state")
+    environ["OLLAMA_MODELS"] = str(tmp_path / "ollama-models")
+    environ["HF_HOME"] = str(tmp_path / "hf-home")
     environ["NO_COLOR"] = "1"
     return environ
