@@ -34,40 +34,96 @@ class PlainRenderer:
 
 
 class MarkdownRenderer:
-    """Re-renders the Markdown of the answer so far, at most ~12 times a second."""
+    """Live Markdown that never repeats itself in the scrollback.
+
+    Re-rendering the whole answer in a rich Live breaks once the answer is
+    taller than the terminal: the part that scrolled off cannot be erased and
+    is printed again on every refresh. So finished blocks (up to the last
+    blank line outside a code fence) are printed once, for good, and only the
+    block still being written is live.
+    """
 
     refresh_interval = 1 / 12
 
     def __init__(self, console) -> None:
-        from rich.live import Live
-
         self.console = console
-        self.text: list[str] = []
+        self.text = ""
+        self._committed = 0  # characters of `text` whose lines are printed
+        self._printed_lines = 0
         self._last = 0.0
-        self._live = Live(console=console, auto_refresh=False, vertical_overflow="visible", transient=False)
-        self._started = False
-
-    def _renderable(self):
-        from rich.markdown import Markdown
-
-        return Markdown("".join(self.text))
+        self._live = None  # a fresh Live per tail: a stopped one remembers its old height
 
     def feed(self, chunk: Chunk) -> None:
         if not chunk.text:
             return
-        self.text.append(chunk.text)
-        if not self._started:
-            self._live.start()
-            self._started = True
-        now = time.monotonic()
-        if now - self._last >= self.refresh_interval:
-            self._live.update(self._renderable(), refresh=True)
-            self._last = now
+        self.text += chunk.text
+        boundary = last_block_boundary(self.text)
+        if boundary > self._committed:
+            self._committed = boundary
+            self._print_new_lines(self.text[:boundary])
+            self._show_tail(force=True)
+        else:
+            self._show_tail()
 
     def finish(self, metrics: Metrics | None = None, error: str | None = None) -> None:
-        if self._started:
-            self._live.update(self._renderable(), refresh=True)
-            self._live.stop()
+        self._stop_live()
+        if self.text.strip():
+            self._print_new_lines(self.text)
+
+    def _stop_live(self) -> None:
+        if self._live is not None:
+            self._live.stop()  # transient: erases the live tail
+            self._live = None
+
+    def _show_tail(self, *, force: bool = False) -> None:
+        from rich.markdown import Markdown
+
+        now = time.monotonic()
+        if not force and now - self._last < self.refresh_interval:
+            return
+        self._last = now
+        tail = self.text[self._committed :]
+        if not tail.strip():
+            return
+        if self._live is None:
+            from rich.live import Live
+
+            self._live = Live(console=self.console, auto_refresh=False, vertical_overflow="crop", transient=True)
+            self._live.start()
+        self._live.update(Markdown(tail), refresh=True)
+
+    def _print_new_lines(self, text: str) -> None:
+        """Render `text` (a prefix of the answer made of whole blocks) and
+        print the lines not printed before: a prefix renders the same way
+        however much follows it."""
+        from rich.markdown import Markdown
+        from rich.segment import Segment, Segments
+
+        lines = self.console.render_lines(Markdown(text), self.console.options, pad=False)
+        while lines and not "".join(segment.text for segment in lines[-1]).strip():
+            lines.pop()  # trailing blank lines belong to the next block
+        fresh = lines[self._printed_lines :]
+        if not fresh:
+            return
+        self._printed_lines = len(lines)
+        segments = [segment for line in fresh for segment in (*line, Segment.line())]
+        self._stop_live()
+        self.console.print(Segments(segments), end="")
+
+
+def last_block_boundary(text: str) -> int:
+    """Index just after the last blank line that is outside a code fence (0 if none)."""
+    boundary = 0
+    in_fence = False
+    position = 0
+    for line in text.splitlines(keepends=True):
+        position += len(line)
+        stripped = line.strip()
+        if stripped.startswith(("```", "~~~")):
+            in_fence = not in_fence
+        elif not stripped and not in_fence and line.endswith("\n"):
+            boundary = position
+    return boundary
 
 
 class JsonRenderer:
