@@ -8,6 +8,7 @@ import io
 import json
 import re
 import socket
+import threading
 import subprocess
 import sys
 import textwrap
@@ -305,11 +306,17 @@ def test_existing_blob_body_is_not_read(ollama_standin):
     digest = ollama_standin.add_blob(data)
     port = int(ollama_standin.host.split(":")[1])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        # Headers only: the body is announced but never sent, so the answer
-        # can only come from a server that does not wait for it. (Sending
-        # part of it would race the server's close: a reset under load.)
-        sock.sendall(f"POST /api/blobs/{digest} HTTP/1.1\r\nHost: x\r\n"
-                     f"Content-Length: {len(data)}\r\n\r\n".encode())
+        # The body goes from another thread: the server stops reading after
+        # 256 KiB, so a blocking sendall of the rest must not stall the reply.
+        def send() -> None:
+            try:
+                sock.sendall(f"POST /api/blobs/{digest} HTTP/1.1\r\nHost: x\r\n"
+                             f"Content-Length: {len(data)}\r\n\r\n".encode() + data[: 512 << 10])
+            except OSError:
+                pass  # the server closed on us, as net/http does
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
         reply = sock.recv(4096)
     assert reply.startswith(b"HTTP/1.1 200")
     assert b"Connection: close" in reply  # too much left unread: net/http closes
