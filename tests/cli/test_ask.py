@@ -276,3 +276,15 @@ def test_option_values_are_type_checked(daemon, photo_jpeg):
     assert result.exit_code == 2
     assert "num_ctx" in result.stderr.splitlines()[0] and "integer" in result.stderr
     assert not standin.requests_to("/api/chat")
+
+
+def test_animated_gif_says_which_frame_is_used(daemon, tmp_path):
+    standin, env = daemon
+    frames = [Image.new("RGB", (64, 48), colour) for colour in ("red", "green", "blue")]
+    gif = tmp_path / "anim.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    result = run_mcv(["ask", str(gif)], environ=env)
+    assert result.exit_code == 0, result.stderr
+    assert "anim.gif: animated GIF: first of 3 frames used" in result.stderr
+    (sent,) = sent_images(standin)
+    assert sent.convert("RGB").getpixel((10, 10))[0] > 200  # the red first frame

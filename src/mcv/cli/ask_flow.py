@@ -124,15 +124,11 @@ def run_ask(env, args: AskArgs) -> int:
         capabilities = check_vision(backend, question.model, len(question.sources))
         question.think = effective_think(capabilities, question.think)
         images = preparing.result()
-        if args.verbose:
-            for image in images:
-                for note in image.notes:
-                    env.note(f"{image.label}: {note}")
-                resized = (image.width, image.height) != (image.source_width, image.source_height)
-                origin = f" (from {image.source_width}x{image.source_height})" if resized else ""
-                env.note(
-                    f"{image.label}: sending {image.width}x{image.height}{origin} {image.mime}, {len(image.data):,} bytes"
-                )
+        for image in images:
+            for note in image.notes:  # e.g. "animated GIF: first of 12 frames used"
+                env.note(f"{image.label}: {note}")
+            if args.verbose:
+                env.note(f"{image.label}: {_sending(image)}")
         from mcv.cli.render.stream import pick_renderer
 
         renderer = pick_renderer(
@@ -179,6 +175,12 @@ def _stream(env, backend, question, images, renderer, *, verbose: bool, show_thi
     if verbose and metrics is not None:
         env.note(format_metrics(metrics))
     return EXIT_OK
+
+
+def _sending(image) -> str:
+    resized = (image.width, image.height) != (image.source_width, image.source_height)
+    origin = f" (from {image.source_width}x{image.source_height})" if resized else ""
+    return f"sending {image.width}x{image.height}{origin} {image.mime}, {len(image.data):,} bytes"
 
 
 def _image_summary(image) -> dict:
