@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from mcv.core.backends.base import ChatRequest, Message
 from mcv.core.backends.select import find_local_pair, open_backend
 from mcv.core.errors import BackendError, ServerUnavailable, UsageError
+from support.net import closed_port
 
 
 @pytest.fixture
@@ -25,12 +25,6 @@ def environ(tmp_path):
         "HF_HUB_CACHE": str(tmp_path / "hf-cache"),
         "OLLAMA_HOST": f"127.0.0.1:{closed_port()}",
     }
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import io
 
 import ollama
 import pytest
 
+from support.images import png_bytes
 from support.ollama_standin import gguf
 
 
@@ -18,19 +18,17 @@ def official(ollama_standin):
     client.close()
 
 
-def png_bytes() -> bytes:
+def tiny_png() -> bytes:
     from PIL import Image
 
-    out = io.BytesIO()
-    Image.new("RGB", (2, 2), (0, 128, 255)).save(out, format="PNG")
-    return out.getvalue()
+    return png_bytes(Image.new("RGB", (2, 2), (0, 128, 255)))
 
 
 def test_chat_streaming(official, ollama_standin):
     ollama_standin.add_model("minicpm-v", answer="A blue square.")
     parts = list(official.chat(
         model="minicpm-v",
-        messages=[{"role": "user", "content": "What is it?", "images": [png_bytes()]}],
+        messages=[{"role": "user", "content": "What is it?", "images": [tiny_png()]}],
         stream=True,
     ))
     assert "".join(p.message.content for p in parts) == "A blue square."
@@ -50,7 +48,7 @@ def test_chat_not_streaming(official, ollama_standin):
 
 def test_generate(official, ollama_standin):
     ollama_standin.add_model("m", answer="Generated text.")
-    response = official.generate(model="m", prompt="go", images=[png_bytes()])
+    response = official.generate(model="m", prompt="go", images=[tiny_png()])
     assert response.response == "Generated text." and response.done_reason == "stop"
 
 

@@ -104,19 +104,17 @@ def run_ask(env, args: AskArgs) -> int:
     from mcv.core.ask import check_vision, effective_think, prepare_images
     from mcv.core.backends.select import open_backend
     from mcv.core.config import load_config
-    from mcv.core.ollama.host import resolve_host
 
     config = load_config(env.environ)
     question = build_question(args, config)
     settings = image_settings(args, config)
-    host = resolve_host(args.host, env.environ, config.get("host"))
     # Decoding and shrinking images is CPU work that Pillow does without the
     # GIL: overlap it with the round trips that find the backend and model.
     preparing = InBackground(prepare_images, question.sources, settings, env.stdin)
     backend = open_backend(
         config.get("backend", args.backend),
         model=question.model,
-        host=host,
+        host=args.host,
         environ=env.environ,
         config=config.as_mapping(),
     )

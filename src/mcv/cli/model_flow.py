@@ -46,7 +46,7 @@ def confirm(env, question: str, *, default: bool = True) -> bool:
 
 def modelfile(env, llm: Path, mmproj: Path, *, output: Path | None, bundle: bool, force: bool) -> None:
     from mcv.cli.transfer_ui import reporter_for
-    from mcv.modelfile import identify
+    from mcv.modelfile import identify, render
     from mcv.packaging import bundle as bundles
     from mcv.packaging.digest import DigestCache
 
@@ -54,7 +54,7 @@ def modelfile(env, llm: Path, mmproj: Path, *, output: Path | None, bundle: bool
         raise UsageError("--bundle needs a folder: -o DIR")
     pair = identify.validate_pair(llm, mmproj)
     if output is None:
-        env.stdout.write(bundles.modelfile_text(pair, Path.cwd()))
+        env.stdout.write(render.modelfile_text(pair, relative_to=Path.cwd()))
         return
     if bundle:
         reporter = reporter_for(env)

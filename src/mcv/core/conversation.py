@@ -12,7 +12,7 @@ from typing import Any, Sequence
 from mcv.core.backends.base import ChatRequest, Message
 from mcv.core.errors import UsageError
 from mcv.core.images.types import PreparedImage
-from mcv.core.options import OPTION_TYPES, check_options
+from mcv.core.options import check_options
 
 DEFAULT_PROMPT_ONE = "Describe this image."
 DEFAULT_PROMPT_MANY = "Describe these images."
@@ -27,8 +27,6 @@ def parse_option(text: str) -> tuple[str, Any]:
     key = key.strip()
     if not sep or not key:
         raise UsageError(f"--option expects KEY=VALUE, got {text!r}")
-    if key not in OPTION_TYPES:
-        check_options({key: None})  # raises the one "unknown option" message
     try:
         value: Any = json.loads(raw)
     except ValueError:

@@ -14,6 +14,12 @@ EXIT_USAGE = 2  # bad usage or bad input
 EXIT_INTERRUPTED = 130
 
 
+def first_line(err: BaseException) -> str:
+    """A library exception's message cut to one line, for our own messages."""
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0]
+
+
 class McvError(Exception):
     """A failure to report to the user as one line (plus an optional hint)."""
 

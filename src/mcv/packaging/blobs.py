@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mcv.packaging.digest import DigestCache, HashJobs
+from mcv.packaging.digest import DigestCache, HashJobs, file_size
 from mcv.packaging.events import Reporter
 
 
@@ -45,7 +45,7 @@ def hash_and_upload(
     """
     report = BlobReport()
     for path in paths:
-        reporter.start(hash_label(path), _size(path))
+        reporter.start(hash_label(path), file_size(path))
     with HashJobs(paths, progress=lambda p, n: reporter.advance(hash_label(p), n), cache=cache) as jobs:
         for path, digest in jobs.as_completed():
             reporter.finish(hash_label(path))
@@ -70,17 +70,10 @@ def upload_missing(client, digests: dict[Path, str], *, reporter: Reporter) -> B
 def push(client, digest: str, path: Path, reporter: Reporter) -> int:
     """Stream one file to `/api/blobs/<digest>`; the number of bytes sent."""
     label = upload_label(path)
-    size = _size(path)
+    size = file_size(path)
     reporter.start(label, size)
     try:
         client.push_blob(digest, path, progress=lambda sent, total: reporter.update(label, sent, total))
     finally:
         reporter.finish(label)
     return size
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0

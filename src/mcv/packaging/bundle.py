@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcv.core.errors import InputError, UsageError
+from mcv.modelfile import render
 from mcv.packaging.digest import DigestCache, hash_files
 from mcv.packaging.events import Reporter
 
@@ -32,17 +33,11 @@ class BundleResult:
     copied: list[Path] = field(default_factory=list)  # GGUFs copied (not linked): other filesystem
 
 
-def modelfile_text(pair, relative_to: Path) -> str:
-    from mcv.modelfile import render
-
-    return render.modelfile_text(pair, relative_to=relative_to)
-
-
 def write_modelfile(pair, directory: Path, *, force: bool = False) -> BundleResult:
     """DIR/Modelfile referring to the GGUFs where they are (relative paths)."""
     directory = _ensure_dir(directory)
     target = directory / "Modelfile"
-    text = modelfile_text(pair, directory)
+    text = render.modelfile_text(pair, relative_to=directory)
     result = BundleResult(directory, target)
     _refuse_clobber([(target, text.encode("utf-8"))], force)
     _write_text(target, text, result)
@@ -72,7 +67,7 @@ def write_bundle(
 
     bundled = {source: directory / names[source] for source in sources}
     bundled_pair = dataclasses.replace(pair, llm=bundled[Path(pair.llm)], projector=bundled[Path(pair.projector)])
-    modelfile = modelfile_text(bundled_pair, directory)
+    modelfile = render.modelfile_text(bundled_pair, relative_to=directory)
     sums = "".join(f"{digests[s].split(':', 1)[1]}  {names[s]}\n" for s in sources)
 
     result = BundleResult(directory, directory / "Modelfile")

@@ -121,7 +121,7 @@ def _digest_of(
         known = cache.lookup(path)
         if known is not None:
             if progress is not None:
-                progress(path, _size(path))
+                progress(path, file_size(path))
             return known
     value = sha256_file(path, progress=progress, cancel=cancel)
     if cache is not None:
@@ -129,7 +129,8 @@ def _digest_of(
     return value
 
 
-def _size(path: Path) -> int:
+def file_size(path: Path) -> int:
+    """Bytes in `path`; 0 when it cannot be read (the read that follows says why)."""
     try:
         return path.stat().st_size
     except OSError:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Protocol
 
-from mcv.core.errors import BackendError, InputError, ServerUnavailable
+from mcv.core.errors import BackendError, InputError, ServerUnavailable, first_line
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -138,13 +138,13 @@ def download_file(
     except hf_errors.EntryNotFoundError:
         raise BackendError(f"{filename!r} is not in Hugging Face repository {repo!r}") from None
     except hf_errors.HfHubHTTPError as err:
-        raise BackendError(f"Hugging Face download of {filename} failed: {_first_line(err)}") from None
+        raise BackendError(f"Hugging Face download of {filename} failed: {first_line(err)}") from None
     except OSError as err:  # disk full, size mismatch after retries, permissions
-        raise BackendError(f"download of {filename} from {repo} failed: {_first_line(err)}") from None
+        raise BackendError(f"download of {filename} from {repo} failed: {first_line(err)}") from None
     except Exception as err:  # httpx errors surface under several names across versions
         if type(err).__module__.startswith(("httpx", "httpcore", "requests", "urllib3")):
             raise ServerUnavailable(
-                f"cannot reach {settings.endpoint} to download {filename} from {repo}: {_first_line(err)}",
+                f"cannot reach {settings.endpoint} to download {filename} from {repo}: {first_line(err)}",
                 hint="check the network, or HF_ENDPOINT",
             ) from None
         raise
@@ -254,10 +254,3 @@ def _bridge_tqdm(label: str, progress: DownloadProgress) -> type:
             return super().close()
 
     return Bridge
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0]
-
-

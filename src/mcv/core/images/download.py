@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from mcv.core.errors import InputError
+from mcv.core.errors import InputError, first_line
 from mcv.core.images.sniff import SNIFF_BYTES, describe_non_image, sniff
 from mcv.core.images.sources import too_big
 
@@ -39,11 +39,11 @@ def download(url: str, label: str, limit: int, *, total_timeout: float = 60.0) -
     except httpx.TooManyRedirects:
         raise InputError(f"{label}: more than {MAX_REDIRECTS} redirects") from None
     except httpx.ConnectError as err:
-        raise InputError(f"{label}: cannot connect ({_first_line(err)})") from None
+        raise InputError(f"{label}: cannot connect ({first_line(err)})") from None
     except httpx.UnsupportedProtocol as err:
-        raise InputError(f"{label}: unsupported address ({_first_line(err)})") from None
+        raise InputError(f"{label}: unsupported address ({first_line(err)})") from None
     except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as err:
-        raise InputError(f"{label}: download failed ({_first_line(err)})") from None
+        raise InputError(f"{label}: download failed ({first_line(err)})") from None
 
 
 def _check_status(response, label: str) -> None:
@@ -78,8 +78,3 @@ def _check_is_image(data: bytes, response, label: str) -> None:
     if sniff(data) is None:
         content_type = response.headers.get("content-type", "no content type").split(";")[0].strip()
         raise InputError(f"{label}: {describe_non_image(data)} (the server sent {content_type})")
-
-
-def _first_line(err: Exception) -> str:
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0]
