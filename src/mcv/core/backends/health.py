@@ -105,8 +105,18 @@ def _has_vision(client, name: str) -> bool:
 
 
 def _same_model(wanted: str, names: list[str]) -> bool:
-    full = wanted if ":" in wanted else wanted + ":latest"
-    return any(name == wanted or name == full for name in names)
+    """Whether Ollama lists `wanted` (`minicpm-v` is `minicpm-v:latest`, as in the store)."""
+    target = _canonical(wanted)
+    return target is not None and any(_canonical(name) == target for name in names)
+
+
+def _canonical(name: str) -> str | None:
+    from mcv.packaging.existing import full_name
+
+    try:
+        return full_name(name).lower()
+    except McvError:  # not a model name Ollama could list
+        return None
 
 
 # --- llama-cpp-python -----------------------------------------------------------------
