@@ -34,7 +34,7 @@ PAD_BLOCK = 16 * 1024 * 1024
 
 
 def make_pair(directory: Path, llm_size: int, mmproj_size: int) -> tuple[Path, Path]:
-    from mcv.modelfile.tinypair import write_pair
+    from mcv.selftest.tinypair import write_pair
 
     llm, mmproj = write_pair(directory, "2.5")
     block = bytearray(os.urandom(PAD_BLOCK))

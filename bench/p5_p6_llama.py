@@ -86,7 +86,7 @@ def _timed_stream(started: float, chunks, has_text) -> tuple[float, list[float],
 
 class Ours:
     def __init__(self, llm: Path, projector: Path) -> None:
-        from mcv.core.backends.llama import LlamaBackend
+        from mcv.core.backends.llama.backend import LlamaBackend
         from mcv.modelfile import generations
 
         self.backend = LlamaBackend(llm, projector, generations.get("2.5"), n_ctx=N_CTX, n_threads=THREADS)
@@ -130,7 +130,7 @@ class Stock:
 
         from llama_cpp.llama_grammar import LlamaGrammar
 
-        from mcv.core.backends.llama_schema import schema_to_gbnf
+        from mcv.core.backends.llama.grammar import schema_to_gbnf
 
         self.grammar = LlamaGrammar.from_string(schema_to_gbnf(ANSWER_SCHEMA), verbose=False)
         self.model = Llama(
@@ -188,8 +188,8 @@ def _measure(engines, image, warm, settings) -> list[Turns]:
 
 
 def run(quick: bool = False) -> list[dict]:
-    from mcv.core.backends.llama_selftest import sample_image
-    from mcv.modelfile.tinypair import write_pair
+    from mcv.selftest.run import sample_image
+    from mcv.selftest.tinypair import write_pair
 
     settings = QUICK if quick else FULL
     image = sample_image(1200, 900, seed=1)

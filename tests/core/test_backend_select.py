@@ -12,7 +12,7 @@ import pytest
 
 from mcv.core.backends.base import ChatRequest, Message
 from mcv.core.backends.select import find_local_pair, open_backend
-from mcv.core.errors import BackendError, ServerUnavailable, UsageError
+from mcv.errors import BackendError, ServerUnavailable, UsageError
 from support.net import closed_port
 
 

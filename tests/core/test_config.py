@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mcv.core.config import KEYS, config_path, load_config, set_value, unset_value
-from mcv.core.errors import UsageError
+from mcv.errors import UsageError
 
 
 @pytest.fixture

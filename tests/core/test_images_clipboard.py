@@ -19,7 +19,7 @@ import time
 import pytest
 from support.images import make_quadrants, png_bytes
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 from mcv.core.images import clipboard
 from mcv.core.images.clipboard import read_clipboard
 from mcv.core.images.prepare import prepare

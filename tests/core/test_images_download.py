@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from support.images import jpeg_bytes, make_photo, make_screenshot, png_bytes
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 from mcv.core.images.prepare import prepare
 from mcv.core.images.sources import parse_image_arg
 from mcv.core.images.types import PrepareSettings

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from PIL import Image, features
 from support.images import encode_bytes, make_photo, make_quadrants, pdf_bytes
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 from mcv.core.images.prepare import prepare
 from mcv.core.images.types import ImageSource, PreparedImage, PrepareSettings
 

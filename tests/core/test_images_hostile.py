@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from support.images import hostile_files, jpeg_bytes, make_photo, png_deflate_bomb
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 from mcv.core.images.grid import slice_grid
 from mcv.core.images.prepare import prepare
 from mcv.core.images.types import MINICPMV_MAX_PIXELS, ImageSource, PrepareSettings
@@ -93,7 +93,7 @@ def test_deflate_bomb_is_refused_without_allocating(tmp_path):
     result = _measure_in_child(
         "from mcv.core.images.prepare import prepare\n"
         "from mcv.core.images.types import ImageSource\n"
-        "from mcv.core.errors import InputError\n"
+        "from mcv.errors import InputError\n"
         f"try:\n    prepare(ImageSource('path', {str(path)!r}, 'bomb.png')); result = {{'error': None}}\n"
         "except InputError as err:\n    result = {'error': str(err)}\n"
     )

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from support.images import dominant, make_receipt, pdf_bytes
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 from mcv.core.images.grid import slice_grid
 from mcv.core.images.pdf import parse_pages, render_scale
 from mcv.core.images.prepare import prepare

@@ -22,7 +22,7 @@ from support.images import (
     stored_for_orientation,
 )
 
-from mcv.core.errors import UsageError
+from mcv.errors import UsageError
 from mcv.core.images.grid import slice_grid
 from mcv.core.images.prepare import prepare
 from mcv.core.images.types import MINICPMV_MAX_PIXELS, ImageSource, PreparedImage, PrepareSettings

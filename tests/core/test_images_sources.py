@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 from mcv.core.images import sources
 from mcv.core.images.prepare import prepare
 from mcv.core.images.sources import (

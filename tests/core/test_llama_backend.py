@@ -7,10 +7,10 @@ import json
 import pytest
 
 from mcv.core.backends.base import Backend, ChatRequest, Message
-from mcv.core.backends.llama import LlamaBackend
-from mcv.core.backends.llama_native import ImagePiece, TextPiece
-from mcv.core.backends.llama_selftest import sample_image
-from mcv.core.errors import BackendError, CapabilityError, InputError
+from mcv.core.backends.llama.backend import LlamaBackend
+from mcv.core.backends.llama.native import ImagePiece, TextPiece
+from mcv.selftest.run import sample_image
+from mcv.errors import BackendError, CapabilityError, InputError
 from mcv.modelfile import generations
 
 pytestmark = pytest.mark.slow
@@ -189,7 +189,7 @@ def test_thinking_is_refused_without_support(backend):
 
 
 def test_thinking_switch_on_v45(tiny_pair_factory):
-    from mcv.core.backends.llama_prompt import EMPTY_THINK
+    from mcv.core.backends.llama.prompt import EMPTY_THINK
 
     llm, projector = tiny_pair_factory("4.5")
     with LlamaBackend(llm, projector) as v45:

@@ -9,8 +9,8 @@ import textwrap
 import pytest
 
 from mcv.core.backends.base import ChatRequest, Message
-from mcv.core.backends.llama import LlamaBackend
-from mcv.core.backends.llama_selftest import sample_image
+from mcv.core.backends.llama.backend import LlamaBackend
+from mcv.selftest.run import sample_image
 
 pytestmark = pytest.mark.slow
 
@@ -18,8 +18,8 @@ SCRIPT = textwrap.dedent(
     """
     import sys
     from mcv.core.backends.base import ChatRequest, Message
-    from mcv.core.backends.llama import LlamaBackend
-    from mcv.core.backends.llama_selftest import sample_image
+    from mcv.core.backends.llama.backend import LlamaBackend
+    from mcv.selftest.run import sample_image
 
     llm, projector, how = sys.argv[1:4]
     backend = LlamaBackend(llm, projector)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mcv.core.backends.llama_output import AnswerStream, StopFilter, ThinkSplitter
+from mcv.core.backends.llama.output import AnswerStream, StopFilter, ThinkSplitter
 
 
 def feed_all(stream, pieces):

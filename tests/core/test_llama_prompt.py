@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from mcv.core.backends.base import Message
-from mcv.core.backends.llama_native import ImagePart, TextPart
-from mcv.core.backends.llama_prompt import EMPTY_THINK, as_text, render
-from mcv.core.backends.llama_selftest import sample_image
-from mcv.core.errors import InputError
+from mcv.core.backends.llama.native import ImagePart, TextPart
+from mcv.core.backends.llama.prompt import EMPTY_THINK, as_text, render
+from mcv.selftest.run import sample_image
+from mcv.errors import InputError
 from mcv.modelfile import generations
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from mcv.core.backends.base import ChatRequest, Message
-from mcv.core.backends.llama import LlamaBackend
-from mcv.core.backends.llama_native import ImagePiece
-from mcv.core.backends.llama_selftest import sample_image
+from mcv.core.backends.llama.backend import LlamaBackend
+from mcv.core.backends.llama.native import ImagePiece
+from mcv.selftest.run import sample_image
 
 pytestmark = pytest.mark.slow
 

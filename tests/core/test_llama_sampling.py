@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from mcv.core.backends.llama_sampling import RANDOM_SEED, grammar_for, plan
-from mcv.core.backends.llama_schema import integer_rule, schema_to_gbnf
-from mcv.core.errors import InputError
+from mcv.core.backends.llama.sampling import RANDOM_SEED, grammar_for, plan
+from mcv.core.backends.llama.grammar import integer_rule, schema_to_gbnf
+from mcv.errors import InputError
 from mcv.modelfile import generations
 
 V25 = generations.get("2.5")

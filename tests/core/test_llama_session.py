@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mcv.core.backends.llama_native import ImagePiece, TextPiece
-from mcv.core.backends.llama_session import (
+from mcv.core.backends.llama.native import ImagePiece, TextPiece
+from mcv.core.backends.llama.kv_cache import (
     CacheRecord,
     ImageWork,
     TextWork,

@@ -11,7 +11,7 @@ import pytest
 
 from mcv.core.backends.base import Backend, ChatRequest, Message, Metrics
 from mcv.core.backends.ollama import OllamaBackend, build_chat_payload, parse_metrics
-from mcv.core.errors import CapabilityError, ModelNotFound, ServerUnavailable, StreamError, UsageError
+from mcv.errors import CapabilityError, ModelNotFound, ServerUnavailable, StreamError, UsageError
 from mcv.core.images.types import PreparedImage
 from mcv.core.ollama.client import OllamaClient
 

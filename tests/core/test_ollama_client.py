@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from mcv.core.errors import (BackendError, InputError, ModelNotFound, ServerUnavailable,
+from mcv.errors import (BackendError, InputError, ModelNotFound, ServerUnavailable,
                              StreamError, UsageError)
 from mcv.core.ollama.client import OllamaClient, normalize_digest
 from support.ollama_standin import gguf

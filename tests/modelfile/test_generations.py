@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 from mcv.modelfile import generations
 from mcv.modelfile.generations import GENERATIONS, SUPPORTED, get
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 from mcv.modelfile.gguf_meta import LazyArray, ValueType, read_metadata
-from mcv.modelfile.tinypair import GENERATION_IDS
+from mcv.selftest.tinypair import GENERATION_IDS
 
 gguf = pytest.importorskip("gguf")
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 from mcv.modelfile import generations
 from mcv.modelfile.gguf_meta import GGUFMeta, ValueType, read_metadata
 from mcv.modelfile.identify import (
     ADAPTER, LLM, PROJECTOR, classify, find_pair_in_dir, identify_generation,
     projector_output_width, quant_label, validate_pair,
 )
-from mcv.modelfile.tinypair import write_pair
+from mcv.selftest.tinypair import write_pair
 
 SUPPORTED_IDS = [g.id for g in generations.SUPPORTED]
 

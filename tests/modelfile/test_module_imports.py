@@ -10,7 +10,7 @@ def test_heavy_modules_are_imported_lazily():
     code = (
         "import sys\n"
         "import mcv.modelfile.generations, mcv.modelfile.gguf_meta, mcv.modelfile.identify\n"
-        "import mcv.modelfile.render, mcv.modelfile.tinypair\n"
+        "import mcv.modelfile.render, mcv.selftest.tinypair\n"
         "heavy = [m for m in ('numpy', 'gguf', 'llama_cpp', 'pydantic') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )

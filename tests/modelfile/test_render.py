@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 from mcv.modelfile import generations
 from mcv.modelfile.identify import validate_pair
 from mcv.modelfile.render import create_payload, default_tag, modelfile_text, parameters, quote_value
@@ -93,7 +93,7 @@ def test_from_paths_relative_to_modelfile_dir(tiny_pair_factory, tmp_path):
 def test_default_tags(pair_for, tiny_pair_factory, tmp_path):
     assert default_tag(pair_for("2.5")) == "2.5-q4_K_M"
     assert default_tag(pair_for("o-2.6")) == "o-2.6-q4_K_M"
-    from mcv.modelfile.tinypair import write_pair
+    from mcv.selftest.tinypair import write_pair
 
     for quant, tag in (("F16", "2.6-fp16"), ("Q8_0", "2.6-q8_0"), ("IQ3_M", "2.6-iq3_M"), ("Q5_K_S", "2.6-q5_K_S"), ("BF16", "2.6-bf16")):
         pair = validate_pair(*write_pair(tmp_path / quant, "2.6", quant_label=quant))

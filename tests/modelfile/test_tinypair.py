@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from mcv.modelfile import generations
-from mcv.modelfile.tinypair import GENERATION_IDS, write_pair
+from mcv.selftest.tinypair import GENERATION_IDS, write_pair
 
 gguf = pytest.importorskip("gguf")
 T = gguf.GGUFValueType

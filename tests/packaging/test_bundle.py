@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mcv.core.errors import UsageError
+from mcv.errors import UsageError
 from mcv.modelfile import identify, render
 from mcv.packaging import bundle
 from mcv.packaging.digest import DigestCache

@@ -10,7 +10,7 @@ import pytest
 from support.ollama_standin import gguf as standin_gguf
 from support.ollama_standin.models import Layer
 
-from mcv.core.errors import BackendError, CapabilityError, UsageError
+from mcv.errors import BackendError, CapabilityError, UsageError
 from mcv.core.ollama.client import OllamaClient
 from mcv.modelfile import identify, render
 from mcv.packaging import existing

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 from mcv.packaging import digest as digest_mod
 from mcv.packaging.digest import DigestCache, HashCancelled, HashJobs, hash_files, sha256_file
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mcv.core.errors import BackendError, InputError, ServerUnavailable
+from mcv.errors import BackendError, InputError, ServerUnavailable
 from mcv.packaging import hf_fetch, hub_catalog
 from mcv.packaging.digest import DigestCache
 from mcv.packaging.events import Reporter

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mcv.core.errors import InputError, ModelNotFound
+from mcv.errors import InputError, ModelNotFound
 from mcv.packaging import store
-from mcv.packaging.store import ModelName
+from mcv.core.ollama.names import ModelName
 
 
 def _blob(models: Path, data: bytes) -> dict:

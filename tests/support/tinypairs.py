@@ -1,4 +1,4 @@
-"""Tiny MiniCPM-V GGUF pairs for tests (see mcv.modelfile.tinypair).
+"""Tiny MiniCPM-V GGUF pairs for tests (see mcv.selftest.tinypair).
 
 Fixtures (session scoped, files written once per session into a tmp dir):
     tiny_pair_factory(generation="2.5", **write_pair_kwargs) -> (llm_path, mmproj_path)
@@ -19,7 +19,7 @@ TinyPair = tuple[Path, Path]
 
 @pytest.fixture(scope="session")
 def tiny_pair_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., TinyPair]:
-    from mcv.modelfile.tinypair import write_pair
+    from mcv.selftest.tinypair import write_pair
 
     root = tmp_path_factory.mktemp("tinypairs")
     cache: dict[tuple, TinyPair] = {}

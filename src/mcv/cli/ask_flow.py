@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mcv.core.errors import EXIT_INTERRUPTED, EXIT_OK, StreamError, UsageError
+from mcv.errors import EXIT_INTERRUPTED, EXIT_OK, StreamError, UsageError
 
 
 @dataclass

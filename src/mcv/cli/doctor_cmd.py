@@ -1,4 +1,4 @@
-"""`mcv doctor`: one line per check of what can run MiniCPM-V here (work in mcv.core.backends.health)."""
+"""`mcv doctor`: one line per check of what can run MiniCPM-V here (work in mcv.selftest.checks)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def doctor(
 ) -> int:
     import json
 
-    from mcv.core.backends.health import run_checks
+    from mcv.selftest.checks import run_checks
     from mcv.core.config import load_config
     from mcv.core.ollama.host import resolve_host
 

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import IO, Any, Mapping
 
-from mcv.core.errors import McvError
+from mcv.errors import McvError
 
 
 @dataclass

@@ -6,7 +6,7 @@ import contextlib
 import sys
 from typing import Sequence
 
-from mcv.core.errors import EXIT_INTERRUPTED, EXIT_USAGE, McvError
+from mcv.errors import EXIT_INTERRUPTED, EXIT_USAGE, McvError
 
 
 def run(argv: Sequence[str] | None = None, env=None) -> int:

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from mcv.core.errors import CapabilityError, UsageError
+from mcv.errors import CapabilityError, UsageError
 
 
 def _host(env, flag: str | None) -> str:

@@ -12,7 +12,7 @@ from typing import Any, BinaryIO, Iterator, Sequence
 
 from mcv.core.backends.base import Backend, Capabilities, Chunk
 from mcv.core.conversation import build_request
-from mcv.core.errors import CapabilityError, InputError, UsageError
+from mcv.errors import CapabilityError, InputError, UsageError
 from mcv.core.images.types import ImageSource, PreparedImage, PrepareSettings
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from mcv.core.errors import UsageError
+from mcv.errors import UsageError
 
 
 def _bool(text: str) -> bool:

@@ -10,7 +10,7 @@ import json
 from typing import Any, Sequence
 
 from mcv.core.backends.base import ChatRequest, Message
-from mcv.core.errors import UsageError
+from mcv.errors import UsageError
 from mcv.core.images.types import PreparedImage
 from mcv.core.options import check_options
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from mcv.core.errors import UsageError
+from mcv.errors import UsageError
 
 INT, FLOAT, BOOL, STRINGS = "integer", "number", "boolean", "list of strings"
 

@@ -11,7 +11,7 @@ API (stable):
                           version alone does not always decide, see identify.py)
 
 Nothing here branches on a generation: code elsewhere reads the fields. To add
-a generation, add one record to `_TABLE` (and a tiny-pair recipe in tinypair.py).
+a generation, add one record to `_TABLE` (and a tiny-pair recipe in mcv/selftest/tinypair.py).
 
 Sources for every value: /work/shared/reference/minicpmv.md (§1 table, §2
 templates/stops/sampling) and ollama.md §2; choices where the sources were
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 
 # LLaVA-UHD caps an image at 9 slices of 448x448 (mtmd-image.cpp, max_slice_nums=9).
 MAX_PIXELS = 9 * 448 * 448

@@ -32,7 +32,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 
 MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 from mcv.modelfile import generations
 from mcv.modelfile.generations import Generation
 from mcv.modelfile.gguf_meta import GGUFMeta, ValueType, read_metadata

@@ -28,7 +28,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 from mcv.modelfile.generations import Generation
 from mcv.modelfile.identify import Pair
 

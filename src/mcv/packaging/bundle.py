@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mcv.core.errors import InputError, UsageError
+from mcv.errors import InputError, UsageError
 from mcv.modelfile import render
 from mcv.packaging.digest import DigestCache, hash_files
 from mcv.packaging.events import Reporter

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from mcv.core.errors import BackendError, CapabilityError, ServerUnavailable, UsageError
+from mcv.errors import BackendError, CapabilityError, ServerUnavailable, UsageError
+from mcv.core.ollama.names import ModelName, full_name
 from mcv.packaging import existing
 from mcv.packaging.blobs import hash_and_upload, upload_missing
 from mcv.packaging.digest import DigestCache
@@ -90,12 +91,12 @@ def target_names(name: str | None, pair) -> list[str]:
     from mcv.modelfile import render
 
     base = name or DEFAULT_NAME
-    parsed = existing.ModelName.parse(base)  # validates; InputError if not a name
+    parsed = ModelName.parse(base)  # validates; InputError if not a name
     if _has_explicit_tag(base):
         return [parsed.short()]
     precise = f"{base}:{render.default_tag(pair)}"
-    existing.ModelName.parse(precise)
-    return [existing.full_name(precise), existing.full_name(base)]
+    ModelName.parse(precise)
+    return [full_name(precise), full_name(base)]
 
 
 def _has_explicit_tag(name: str) -> bool:
@@ -193,7 +194,7 @@ def create_model(
 
 
 def _names_present(client, names: list[str], *, tolerate_down: bool) -> dict[str, bool] | None:
-    from mcv.core.errors import ModelNotFound
+    from mcv.errors import ModelNotFound
 
     present = {}
     for target in names:

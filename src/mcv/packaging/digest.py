@@ -20,7 +20,7 @@ from concurrent.futures import Future, as_completed
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 
 CHUNK_SIZE = 1 << 20  # 1 MiB: large enough for full hashing speed, small for memory
 

@@ -26,17 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from mcv.core.errors import ModelNotFound
-from mcv.packaging.store import ModelName
+from mcv.errors import ModelNotFound
+from mcv.core.ollama.names import full_name, same_model
 
 ABSENT, SAME, DIFFERENT = "absent", "same", "different"
 
 _FROM_BLOB = re.compile(r"^FROM\s+\S*sha256[-:]([0-9a-f]{64})\s*$", re.MULTILINE)
-
-
-def full_name(name: str) -> str:
-    """`minicpm-v` -> `minicpm-v:latest` (as /api/tags lists it)."""
-    return ModelName.parse(name).short()
 
 
 def fingerprint(payload: Mapping) -> str:
@@ -91,14 +86,9 @@ class CreatedRecords:
 
 def manifest_digest(client, name: str) -> str | None:
     """The manifest digest `/api/tags` lists for `name`, if any."""
-    wanted = full_name(name).lower()
     for entry in client.tags():
-        listed = str(entry.get("name") or entry.get("model") or "")
-        try:
-            if full_name(listed).lower() == wanted:
-                return entry.get("digest") or None
-        except Exception:  # a name we cannot parse is not ours
-            continue
+        if same_model(str(entry.get("name") or entry.get("model") or ""), name):
+            return entry.get("digest") or None
     return None
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Protocol
 
-from mcv.core.errors import BackendError, InputError, ServerUnavailable, first_line
+from mcv.errors import BackendError, InputError, ServerUnavailable, first_line
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

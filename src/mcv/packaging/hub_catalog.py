@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 from mcv.packaging.hf_fetch import HubPair
 
 DEFAULT_GENERATION = "2.5"  # MiniCPM-Llama3-V 2.5: the model mcv is built around

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
-from mcv.core.errors import CapabilityError, ModelNotFound, UsageError
+from mcv.errors import CapabilityError, ModelNotFound, UsageError
 from mcv.packaging.events import Reporter
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping
 
 from mcv.core.backends.base import Capabilities, Chunk, ChatRequest, Metrics
-from mcv.core.errors import BackendError, CapabilityError, StreamError, UsageError
+from mcv.errors import BackendError, CapabilityError, StreamError, UsageError
 from mcv.core.ollama.client import OllamaClient
 from mcv.core.options import check_options
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from mcv.core.backends.base import Backend
-from mcv.core.errors import BackendError, UsageError
+from mcv.errors import BackendError, UsageError
 
 KINDS = ("auto", "ollama", "llama")
 
@@ -99,7 +99,7 @@ def _llama_backend(model: str, environ: Mapping[str, str], config: Any) -> Backe
 
 
 def llama_backend_for(pair: LocalPair, config: Any) -> Backend:
-    from mcv.core.backends.llama import LlamaBackend
+    from mcv.core.backends.llama.backend import LlamaBackend
 
     return LlamaBackend(
         pair.llm,

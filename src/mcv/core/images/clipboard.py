@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 from mcv.core.images.sources import IMAGE_EXTENSIONS, read_path, too_big
 
 TOOL_TIMEOUT = 10.0

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 from mcv.core.images.budget import fit_to_budget
 from mcv.core.images.sniff import LOSSLESS_FORMATS, is_webp_lossless
 from mcv.core.images.types import PrepareSettings

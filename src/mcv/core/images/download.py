@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from mcv.core.errors import InputError, first_line
+from mcv.errors import InputError, first_line
 from mcv.core.images.sniff import SNIFF_BYTES, describe_non_image, sniff
 from mcv.core.images.sources import too_big
 

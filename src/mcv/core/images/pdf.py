@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 from mcv.core.images.types import PrepareSettings
 
 POINTS_PER_INCH = 72.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from mcv.core.errors import InputError, UsageError
+from mcv.errors import InputError, UsageError
 from mcv.core.images.budget import fit_to_budget
 from mcv.core.images.color import to_rgb, to_srgb
 from mcv.core.images.decode import DECODE_ERRORS, TRANSPOSING_ORIENTATIONS, decode

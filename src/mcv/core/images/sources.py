@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 from mcv.core.images.types import ImageSource, PrepareSettings
 
 IMAGE_EXTENSIONS = frozenset(

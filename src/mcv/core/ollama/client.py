@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Mapping
 from mcv.core._httpx import httpx
 
 from mcv import __version__
-from mcv.core.errors import (
+from mcv.errors import (
     BackendError,
     InputError,
     ModelNotFound,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Hashable, Sequence, Union
 
-from mcv.core.backends.llama_native import ImagePiece, Piece, TextPiece
+from mcv.core.backends.llama.native import ImagePiece, Piece, TextPiece
 
 Key = Hashable  # int (text token) or ("image", sha256, n_pos)
 

@@ -1,9 +1,9 @@
 """LlamaBackend: MiniCPM-V in process through llama-cpp-python's mtmd, with prefix reuse.
 
 The model loads on the first request and stays loaded until `close()`.
-Each request is rendered from the generation record (llama_prompt),
+Each request is rendered from the generation record (prompt.py),
 tokenised into mtmd chunks, and compared with what the KV cache already
-holds (llama_session): only the new tail is evaluated, so a second question
+holds (kv_cache.py): only the new tail is evaluated, so a second question
 about the same image does not encode the image again. Images whose chunks
 are cached are tokenised as placeholders (no decode, no resize).
 """
@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Iterator
 
 from mcv.core.backends.base import Capabilities, ChatRequest, Chunk, Metrics
-from mcv.core.backends.llama_native import ImagePart, NativeModel, Piece, Tokenized, decode_rgb
-from mcv.core.backends.llama_output import AnswerStream
-from mcv.core.backends.llama_prompt import render, thinking_capable
-from mcv.core.backends.llama_sampling import SamplingPlan, build_sampler, grammar_for, plan
-from mcv.core.backends.llama_session import CacheRecord, ImageWork, TextWork, piece_keys, work_after
-from mcv.core.errors import BackendError, CapabilityError, InputError, StreamError
+from mcv.core.backends.llama.native import ImagePart, NativeModel, Piece, Tokenized, decode_rgb
+from mcv.core.backends.llama.output import AnswerStream
+from mcv.core.backends.llama.prompt import render, thinking_capable
+from mcv.core.backends.llama.sampling import SamplingPlan, build_sampler, grammar_for, plan
+from mcv.core.backends.llama.kv_cache import CacheRecord, ImageWork, TextWork, piece_keys, work_after
+from mcv.errors import BackendError, CapabilityError, InputError, StreamError
 
 
 class LlamaBackend:

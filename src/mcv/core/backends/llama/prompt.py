@@ -5,7 +5,7 @@ text (parsed as plain text, so a user typing "<|eot_id|>" cannot end a turn)
 and images. Images go where mtmd's media marker would: in front of the text of
 their message, one per line, like HF's `(<image>./</image>)\\n` and Ollama's
 `[img-N]`. The BOS token is never written here; tokenisation adds it once
-when the vocabulary asks for it (llama_native.NativeModel.tokenize).
+when the vocabulary asks for it (native.NativeModel.tokenize).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from mcv.core.backends.base import Message
-from mcv.core.backends.llama_native import ImagePart, PromptPart, TextPart
-from mcv.core.errors import InputError
+from mcv.core.backends.llama.native import ImagePart, PromptPart, TextPart
+from mcv.errors import InputError
 
 # Qwen3's enable_thinking=False: an empty think block prefilled in the answer.
 EMPTY_THINK = "<think>\n\n</think>\n\n"

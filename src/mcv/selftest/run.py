@@ -2,7 +2,7 @@
 
 Writes a tiny random-weight 2.5 pair into a temp folder, asks one question
 about one generated image through LlamaBackend, and reports what happened.
-Run it as a subprocess (`python -m mcv.core.backends.llama_selftest`): a
+Run it as a subprocess (`python -m mcv.selftest.run`): a
 broken llama.cpp build can abort the process, and the doctor must still be
 able to say so. Prints one JSON object on stdout.
 """
@@ -45,9 +45,9 @@ def sample_image(width: int = SELFTEST_IMAGE_SIZE[0], height: int = SELFTEST_IMA
 def run_selftest(directory: Path | None = None) -> dict[str, Any]:
     """Run the check in this process; returns {"ok", "detail", ...}."""
     from mcv.core.backends.base import ChatRequest, Message
-    from mcv.core.backends.llama import LlamaBackend
+    from mcv.core.backends.llama.backend import LlamaBackend
     from mcv.modelfile import generations
-    from mcv.modelfile.tinypair import write_pair
+    from mcv.selftest.tinypair import write_pair
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mcv-selftest-") as scratch:

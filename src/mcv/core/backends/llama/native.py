@@ -3,7 +3,7 @@
 Everything that touches ctypes lives here: loading, silencing llama.cpp's and
 mtmd's logs, tokenising prompt parts into mtmd chunks, evaluating text and
 image chunks at a KV position, trimming the KV cache, sampling one token.
-Which chunks to evaluate (prefix reuse) is decided in llama_session.py.
+Which chunks to evaluate (prefix reuse) is decided in kv_cache.py.
 
 llama_cpp is imported only when a model is loaded (it is heavy, and the
 package is optional: `pip install 'mcv[local]'`).
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence, Union
 
-from mcv.core.errors import BackendError, InputError
+from mcv.errors import BackendError, InputError
 from mcv.core.images.types import PreparedImage
 
 INSTALL_HINT = "install it with: pip install 'mcv[local]' (or run Ollama instead: ollama serve)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
-from mcv.core.errors import InputError
+from mcv.errors import InputError
 
 RANDOM_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: a fresh random seed
 
@@ -91,7 +91,7 @@ def grammar_for(format: str | dict[str, Any] | None):
         return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
     if not isinstance(format, dict):
         raise InputError(f"format must be 'json' or a JSON schema object, got {format!r}")
-    from mcv.core.backends.llama_schema import schema_to_gbnf
+    from mcv.core.backends.llama.grammar import schema_to_gbnf
 
     try:
         return LlamaGrammar.from_string(schema_to_gbnf(format), verbose=False)

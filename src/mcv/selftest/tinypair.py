@@ -50,8 +50,8 @@ from pathlib import Path
 from typing import Any
 
 from mcv.modelfile import generations
-from mcv.modelfile.tinypair_mmproj import finish, write_minicpmv46_mmproj, write_resampler_mmproj
-from mcv.modelfile.tinypair_vocab import RECIPES, Recipe, vocab
+from mcv.selftest.tinypair_mmproj import finish, write_minicpmv46_mmproj, write_resampler_mmproj
+from mcv.selftest.tinypair_vocab import RECIPES, Recipe, vocab
 
 GENERATION_IDS = ("2.0", "2.5", "2.6", "o-2.6", "4.0", "4.5", "4.6")
 

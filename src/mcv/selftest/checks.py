@@ -19,7 +19,8 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
-from mcv.core.errors import McvError
+from mcv.core.ollama.names import same_model
+from mcv.errors import McvError
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MAX_MODELS_INSPECTED = 40  # /api/show per model; enough for any real store
@@ -86,7 +87,7 @@ def check_ollama(host: str, model: str, environ: Mapping[str, str], report: Repo
         report.checks.append(Check("ollama", OK, f"version {version or '?'} at {host}"))
         vision = [name for name in names[:MAX_MODELS_INSPECTED] if _has_vision(client, name)]
     if vision:
-        wanted = _same_model(model, vision)
+        wanted = any(same_model(model, name) for name in vision)
         detail = ", ".join(vision[:6]) + (f" (+{len(vision) - 6} more)" if len(vision) > 6 else "")
         hint = None if wanted else f"'{model}' is not among them: `mcv setup` or `ollama pull {model}`"
         report.checks.append(Check("ollama vision models", OK if wanted else WARN, detail, hint=hint))
@@ -102,21 +103,6 @@ def _has_vision(client, name: str) -> bool:
         return "vision" in client.capabilities(name)
     except McvError:
         return False
-
-
-def _same_model(wanted: str, names: list[str]) -> bool:
-    """Whether Ollama lists `wanted` (`minicpm-v` is `minicpm-v:latest`, as in the store)."""
-    target = _canonical(wanted)
-    return target is not None and any(_canonical(name) == target for name in names)
-
-
-def _canonical(name: str) -> str | None:
-    from mcv.packaging.existing import full_name
-
-    try:
-        return full_name(name).lower()
-    except McvError:  # not a model name Ollama could list
-        return None
 
 
 # --- llama-cpp-python -----------------------------------------------------------------
@@ -158,7 +144,7 @@ def check_llama_cpp(report: Report) -> bool:
 
 def check_selftest(environ: Mapping[str, str], report: Report) -> None:
     """The tiny-pair end-to-end run, in a child process (an abort must not kill the doctor)."""
-    command = [sys.executable, "-m", "mcv.core.backends.llama_selftest"]
+    command = [sys.executable, "-m", "mcv.selftest.run"]
     try:
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=SELFTEST_TIMEOUT_S, env=dict(environ), stdin=subprocess.DEVNULL
