@@ -43,7 +43,7 @@ def test_piped_answer_is_plain_text_and_request_is_right(daemon, photo_jpeg):
     assert chat["model"] == "minicpm-v"
     assert chat["stream"] is True
     (user,) = chat["messages"]
-    assert user["role"] == "user" and user["content"] == "read the receipt"
+    assert user["role"] == "user" and user["content"] == "[img]\nread the receipt"  # Ollama puts the image there
     (b64,) = user["images"]
     assert not b64.startswith("data:")
 
@@ -86,7 +86,7 @@ def test_default_prompt_system_options_and_json_metrics(daemon, photo_jpeg):
     )
     chat = standin.requests_to("/api/chat")[-1].json
     assert chat["messages"][0] == {"role": "system", "content": "Be terse."}
-    assert chat["messages"][1]["content"] == "Describe this image."
+    assert chat["messages"][1]["content"] == "[img]\nDescribe this image."
     assert chat["options"] == {"num_ctx": 8192, "stop": ["END"], "temperature": 0.2}
     assert chat["keep_alive"] == "10m"
 
@@ -136,13 +136,29 @@ def test_daemon_down_is_one_line_exit_1(ollama_standin, mcv_env, photo_jpeg):
         assert "ollama serve" in result.stderr
 
 
-def test_model_missing_is_one_line_exit_1(daemon, photo_jpeg):
+def test_model_missing_and_daemon_down_are_told_apart(daemon, photo_jpeg):
     standin, env = daemon
-    result = run_mcv(["ask", "-m", "nope", str(photo_jpeg)], environ=env)
-    assert result.exit_code == 1
-    assert "nope" in result.stderr.splitlines()[0] and "not found" in result.stderr
-    assert "pull" in result.stderr  # says how to get it
+    standin.add_model("llava:13b")
+    missing = run_mcv(["ask", "-m", "nope", str(photo_jpeg)], environ=env)
+    assert missing.exit_code == 1
+    assert missing.stderr.splitlines() == [
+        f"mcv: error: model 'nope' is not in Ollama at {standin.url}; its vision models: minicpm-v:latest, llava:13b",
+        "mcv: hint: get it with `mcv model pull nope`, or build one from GGUF files with `mcv model create LLM.gguf MMPROJ.gguf`",
+    ]
     assert not standin.requests_to("/api/chat")
+    standin.stop()
+    down = run_mcv(["ask", "-m", "nope", str(photo_jpeg)], environ=env)
+    assert down.exit_code == 1
+    assert down.stderr.splitlines()[0] == f"mcv: error: Ollama is not running at {standin.url} (nothing answers there)"
+    assert "`ollama serve`" in down.stderr.splitlines()[1]
+
+
+def test_no_stream_asks_ollama_for_the_whole_answer(daemon, photo_jpeg):
+    standin, env = daemon
+    result = run_mcv(["ask", str(photo_jpeg), "--no-stream"], environ=env)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "The total is **42.00**.\n\n- milk\n- bread\n"
+    assert standin.requests_to("/api/chat")[-1].json["stream"] is False
 
 
 def test_model_without_vision_refused_before_sending(daemon, photo_jpeg):
@@ -230,8 +246,8 @@ def test_real_subprocess_ctrl_c_closes_the_stream(ollama_standin, mcv_env, photo
     assert "Traceback" not in err
     assert "w199" not in out
     chat = ollama_standin.requests_to("/api/chat")[-1]
-    assert ollama_standin.wait_for(lambda: chat.cancelled or chat.finished)
-    assert chat.cancelled
+    assert ollama_standin.wait_for(chat.finished.is_set)
+    assert chat.cancelled and chat.lines_sent < 200
 
 
 def test_ask_path_imports_no_numpy_pydantic_or_llama(daemon, photo_jpeg):

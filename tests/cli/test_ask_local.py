@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -50,5 +51,48 @@ def test_real_subprocess_with_no_daemon(ollama_standin, local_env, photo_jpeg):
         env=local_env, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "tok/s" in proc.stderr  # metrics line from the in-process run
+    # The metrics line of the in-process run (a random tiny model may stop at once: no tok/s then).
+    assert re.search(r"^mcv: prompt \d+ tok .* total \d", proc.stderr, re.MULTILINE), proc.stderr
+    assert "answering with MiniCPM-Llama3-V 2.5 in process (llama.cpp), from the config:" in proc.stderr
     assert "Traceback" not in proc.stderr and "llama_" not in proc.stderr  # llama.cpp kept quiet
+
+
+@pytest.fixture
+def fetched_env(mcv_env, hf_environ, hf_server, tiny_pair_25, ollama_standin):
+    """What a new user has after `mcv setup` without Ollama: the 2.5 pair in the HF cache, no daemon."""
+    from mcv.modelfile import generations
+
+    repo = generations.get("2.5").hf_repo
+    hf_server.add_repo_files(repo, {"ggml-model-Q4_K_M.gguf": tiny_pair_25[0], "mmproj-model-f16.gguf": tiny_pair_25[1]})
+    env = {**mcv_env, **hf_environ, "OLLAMA_HOST": ollama_standin.url}
+    ollama_standin.stop()
+    fetched = run_mcv(["model", "fetch", "2.5", "--no-create"], environ=env)
+    assert fetched.exit_code == 0, fetched.stderr
+    return env
+
+
+@pytest.mark.slow
+def test_the_cached_pair_answers_for_minicpm_v_and_says_so(fetched_env, photo_jpeg):
+    result = run_mcv(["ask", str(photo_jpeg), "what is it", "--json", "-o", "num_predict=4"], environ=fetched_env)
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert (payload["model"], payload["backend"]) == ("minicpm-v", "llama")
+    pair = payload["pair"]
+    assert (pair["source"], pair["generation"]) == ("hugging face cache", "MiniCPM-Llama3-V 2.5")
+    assert pair["llm"].endswith("ggml-model-Q4_K_M.gguf") and pair["mmproj"].endswith("mmproj-model-f16.gguf")
+    assert payload["fallback_from"].startswith("Ollama is not running at")
+    (note,) = [line for line in result.stderr.splitlines() if "answering with" in line]
+    assert note.startswith("mcv: answering with MiniCPM-Llama3-V 2.5 in process (llama.cpp), from the hugging face cache:")
+    assert pair["llm"] in note
+
+
+def test_the_cached_pair_never_answers_for_another_model(fetched_env, photo_jpeg, ollama_standin):
+    result = run_mcv(["ask", "-m", "llava:13b", str(photo_jpeg), "--json"], environ=fetched_env)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    first, hint = result.stderr.splitlines()
+    assert first == (
+        f"mcv: error: Ollama is not running at {ollama_standin.url} (nothing answers there), "
+        "and no local GGUF pair is the model 'llava:13b'"
+    )
+    assert hint.startswith("mcv: hint: start it with `ollama serve`")

@@ -100,7 +100,7 @@ def test_create_every_generation(ollama_env, ollama_standin, tiny_pair_factory, 
     again = run_mcv(["model", "create", str(llm), str(mmproj)], environ=ollama_env)
     assert again.exit_code == 0
     assert again.stdout == f"minicpm-v:{tag} is up to date\nminicpm-v:latest is up to date\n"
-    assert "uploaded 0 B" in again.stderr
+    assert "uploaded 0 bytes" in again.stderr
     assert len(blob_posts(ollama_standin)) == 2
 
 
@@ -188,7 +188,7 @@ def test_create_failures_are_one_line(ollama_env, ollama_standin, tiny_pair_25):
 
     ollama_standin.stop()
     down = run_mcv(["model", "create", *map(str, tiny_pair_25)], environ=ollama_env)
-    assert down.exit_code == 1 and "cannot reach Ollama" in one_error_line(down)
+    assert down.exit_code == 1 and "Ollama is not running" in one_error_line(down)
 
 
 def test_create_really_runs_as_a_subprocess(ollama_env, ollama_standin, tiny_pair_25):
@@ -320,9 +320,11 @@ def test_path(env, tmp_path):
 
 @pytest.fixture
 def hub_env(ollama_env, hf_environ, hf_server, tiny_pair_25):
-    spec = hub_catalog.hub_pair("2.5")
-    hf_server.add_path(spec.repo, spec.llm_file, tiny_pair_25[0])
-    hf_server.add_path(spec.repo, spec.projector_file, tiny_pair_25[1])
+    repo = hub_catalog.generation("2.5").hf_repo
+    for name in ("ggml-model-Q4_K_M.gguf", "ggml-model-Q8_0.gguf"):
+        hf_server.add_path(repo, name, tiny_pair_25[0])
+    hf_server.add_path(repo, "mmproj-model-f16.gguf", tiny_pair_25[1])
+    hf_server.add_file(repo, "README.md", b"# MiniCPM-Llama3-V 2.5\n", lfs=False)
     return {**ollama_env, **hf_environ}
 
 
@@ -336,9 +338,12 @@ def test_fetch_without_create(hub_env, ollama_standin, tiny_pair_25):
 
 
 def test_fetch_piped_says_how_to_create(hub_env, ollama_standin):
-    result = run_mcv(["model", "fetch", "2.5", "--quant", "q4_k_m"], environ=hub_env)
-    assert result.exit_code == 0 and "mcv model fetch 2.5 --create" in result.stderr
+    result = run_mcv(["model", "fetch", "2.5", "--quant", "q8_0"], environ=hub_env)
+    assert result.exit_code == 0 and "mcv model fetch 2.5 --quant Q8_0 --create" in result.stderr
+    assert Path(result.stdout.splitlines()[0]).name == "ggml-model-Q8_0.gguf"
     assert ollama_standin.models == []
+    default = run_mcv(["model", "fetch"], environ=hub_env)
+    assert "mcv model fetch 2.5 --create" in default.stderr
 
 
 def test_fetch_then_create(hub_env, ollama_standin):
@@ -360,6 +365,13 @@ def test_fetch_asks_on_a_terminal(hub_env, ollama_standin):
 
 def test_fetch_errors(hub_env):
     unknown = run_mcv(["model", "fetch", "2.6"], environ=hub_env)  # not on this Hub
-    assert unknown.exit_code == 1 and "is not in Hugging Face repository" in one_error_line(unknown)
+    assert unknown.exit_code == 1
+    assert "Hugging Face repository 'openbmb/MiniCPM-V-2_6-gguf' not found at" in one_error_line(unknown)
     refused = run_mcv(["model", "fetch", "2.0"], environ=hub_env)
     assert refused.exit_code == 2 and "not supported" in one_error_line(refused)
+    no_quant = run_mcv(["model", "fetch", "--quant", "Q2_K"], environ=hub_env)
+    assert no_quant.exit_code == 2
+    assert no_quant.stderr.splitlines() == [
+        "mcv: error: openbmb/MiniCPM-Llama3-V-2_5-gguf has no Q2_K LLM GGUF",
+        "mcv: hint: it has: Q4_K_M, Q8_0 (choose with --quant)",
+    ]

@@ -12,10 +12,12 @@ from support.cli import run_mcv
 
 from mcv.cli.env import Environment
 from mcv.cli.main import run
+from mcv.core.units import format_bytes
 from mcv.packaging import hub_catalog
-from mcv.packaging.hf_fetch import fetch_pair
+from mcv.packaging.hf_fetch import fetch_pair, hub_pair
 
 NOTHING = "nothing to do: already set up\n"
+REPO_25 = "openbmb/MiniCPM-Llama3-V-2_5-gguf"
 
 
 @pytest.fixture
@@ -29,11 +31,12 @@ def env(mcv_env, tmp_path, hf_environ, ollama_standin):
     }
 
 
-def serve(hf_server, pair, generation="2.5"):
-    spec = hub_catalog.hub_pair(generation)
-    hf_server.add_path(spec.repo, spec.llm_file, pair[0])
-    hf_server.add_path(spec.repo, spec.projector_file, pair[1])
-    return spec
+def serve(hf_server, pair, generation="2.5", names=("ggml-model-Q4_K_M.gguf", "mmproj-model-f16.gguf")):
+    """Publish `pair` in the generation's repo under `names` (llama.cpp's converter names by default)."""
+    repo = hub_catalog.generation(generation).hf_repo
+    hf_server.add_path(repo, names[0], pair[0])
+    hf_server.add_path(repo, names[1], pair[1])
+    return repo
 
 
 def changes(standin):
@@ -62,7 +65,8 @@ def test_pulls_from_the_library_once(env, ollama_standin, hf_server):
 
 
 def test_creates_from_a_pair_already_in_the_hf_cache(env, ollama_standin, hf_server, tiny_pair_25):
-    fetch_pair(serve(hf_server, tiny_pair_25), env)
+    serve(hf_server, tiny_pair_25)
+    fetch_pair(hub_pair("2.5", None, env), env)
     hf_server.stop()  # from here on, no network
     first = run_mcv(["setup"], environ=env)
     assert first.exit_code == 0, first.stderr
@@ -142,5 +146,48 @@ def test_a_terminal_user_can_decline_the_download(env, ollama_standin, hf_server
     )
     assert run(["setup"], terminal) == 2
     asked = terminal.stderr.getvalue()
-    assert "Download ggml-model-Q4_K_M.gguf and mmproj-model-f16.gguf" in asked and "set-up cancelled" in asked
-    assert hf_server.gets() == []
+    size = format_bytes(sum(p.stat().st_size for p in tiny_pair_25))
+    assert f"Download ggml-model-Q4_K_M.gguf and mmproj-model-f16.gguf ({size}) from" in asked
+    assert "set-up cancelled" in asked
+    assert [r.path for r in hf_server.gets()] == [f"/api/models/{REPO_25}/tree/main?recursive=true&expand=false"]
+
+
+def test_another_models_name_is_not_answered_by_a_cached_pair(env, ollama_standin, hf_server, tiny_pair_25):
+    serve(hf_server, tiny_pair_25)
+    fetch_pair(hub_pair("2.5", None, env), env)
+    hf_server.requests.clear()
+    ollama_standin.add_library_model("llava:13b")
+    pulled = run_mcv(["setup", "--model", "llava:13b"], environ=env)
+    assert pulled.exit_code == 0, pulled.stderr
+    assert pulled.stdout.startswith("pulled llava:13b from the Ollama library\n")
+    assert ollama_standin.requests_to("/api/create") == []  # the MiniCPM-V pair was not packaged as llava
+    ollama_standin.stop()
+    nothing = run_mcv(["setup", "--model", "qwen2.5vl"], environ=env)
+    assert nothing.exit_code == 1
+    assert "mcv: error: qwen2.5vl is not in Ollama's store and Ollama is not running at" in nothing.stderr
+    assert "mcv: hint: start Ollama (`ollama serve`), or fetch MiniCPM-V: mcv setup --generation 2.5" in nothing.stderr
+    assert hf_server.requests == []
+
+
+def test_a_precise_name_fetches_its_generation_and_quant(env, ollama_standin, hf_server, tiny_pair_factory):
+    pair = tiny_pair_factory("4.6", quant_label="Q8_0")
+    serve(hf_server, tiny_pair_factory("4.6"), "4.6", ("MiniCPM-V-4.6-Q4_K_M.gguf", "mmproj-MiniCPM-V-4.6-Q8_0.gguf"))
+    serve(hf_server, pair, "4.6", ("MiniCPM-V-4.6-Q8_0.gguf", "mmproj-MiniCPM-V-4.6-Q8_0.gguf"))  # ggml-org's names
+    result = run_mcv(["setup", "--model", "minicpm-v:4.6-q8_0"], environ=env)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[:2] == [
+        "downloaded openbmb/MiniCPM-V-4.6-gguf: MiniCPM-V-4.6-Q8_0.gguf, mmproj-MiniCPM-V-4.6-Q8_0.gguf",
+        "created minicpm-v:4.6-q8_0 in Ollama from MiniCPM-V-4.6-Q8_0.gguf",
+    ]
+    assert run_mcv(["setup", "--model", "minicpm-v:4.6-q8_0"], environ=env).stdout.startswith(NOTHING)
+
+
+def test_without_ollama_an_explicit_generation_says_which_name_runs_it(env, ollama_standin, hf_server, tiny_pair_25, tiny_pair_26):
+    serve(hf_server, tiny_pair_25)
+    serve(hf_server, tiny_pair_26, "2.6")
+    fetch_pair(hub_pair("2.5", None, env), env)  # `minicpm-v` will mean this one (2.5 first)
+    ollama_standin.stop()
+    result = run_mcv(["setup", "--generation", "2.6"], environ=env)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "downloaded openbmb/MiniCPM-V-2_6-gguf: ggml-model-Q4_K_M.gguf, mmproj-model-f16.gguf"
+    assert result.stdout.splitlines()[-1] == "mcv ask --backend llama -m minicpm-v:2.6-q4_K_M IMAGE 'question'"

@@ -9,7 +9,6 @@ import pytest
 from rich.console import Console
 
 from mcv.cli.render.stream import MarkdownRenderer, PlainRenderer, last_block_boundary
-from mcv.core.backends.base import Chunk
 
 
 def terminal_text(stream: str, columns: int = 60, lines: int = 10) -> list[str]:
@@ -26,7 +25,7 @@ def render_markdown(text: str, *, piece: int = 3, columns: int = 60, lines: int 
     renderer = MarkdownRenderer(console)
     renderer.refresh_interval = 0  # redraw on every chunk: the worst case for duplicates
     for start in range(0, len(text), piece):
-        renderer.feed(Chunk(text=text[start : start + piece]))
+        renderer.feed(text[start : start + piece])
     renderer.finish()
     return out.getvalue()
 
@@ -62,7 +61,7 @@ def test_plain_renderer_passes_text_through_and_ends_the_line():
     out = io.StringIO()
     renderer = PlainRenderer(out)
     for piece in ("**a", "**", " b"):
-        renderer.feed(Chunk(text=piece))
+        renderer.feed(piece)
     renderer.finish()
     assert out.getvalue() == "**a** b\n"
 

@@ -25,7 +25,12 @@ def test_precedence_flag_env_file_default(environ):
     assert load_config(environ).lookup("model") == ("from-file", "file")
     environ["MCV_MODEL"] = "from-env"
     assert load_config(environ).lookup("model") == ("from-env", "env")
-    assert load_config(environ).lookup("model", "from-flag") == ("from-flag", "flag")
+    flagged = load_config(environ, flags={"model": "from-flag", "host": None})
+    assert flagged.lookup("model") == ("from-flag", "flag")
+    assert flagged.configured("model") == "from-env"  # what the user set up, flags aside
+    assert flagged.lookup("host") == (None, "default")  # a flag not given is no flag
+    with pytest.raises(KeyError):
+        load_config(environ, flags={"modle": "typo"})
 
 
 def test_nested_keys_round_trip_and_keep_other_keys(environ):

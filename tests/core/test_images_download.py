@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from support.images import jpeg_bytes, make_photo, make_screenshot, png_bytes
 
+from mcv.core.units import format_bytes
 from mcv.errors import InputError
 from mcv.core.images.prepare import prepare
 from mcv.core.images.sources import parse_image_arg
@@ -76,7 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif route == "/huge":
             self.send_response(200)
             self.send_header("Content-Type", "image/jpeg")
-            self.send_header("Content-Length", str(200 * 1024 * 1024))
+            self.send_header("Content-Length", str(200_000_000))
             self.end_headers()
             self.wfile.write(PHOTO[:100])
             self.wfile.flush()
@@ -164,7 +165,7 @@ def test_over_the_cap_with_content_length(server):
     with pytest.raises(InputError) as caught:
         fetch(f"{server}/photo.jpg", max_input_bytes=10_000)
     assert str(caught.value) == (
-        f"{server}/photo.jpg: {round(len(PHOTO) / 1024)} KB, over the 10 KB limit for an image input"
+        f"{server}/photo.jpg: {format_bytes(len(PHOTO))}, over the 10 KB limit for an image input"
     )
 
 

@@ -129,7 +129,7 @@ def test_unreadable_file(tmp_path, monkeypatch):
 def test_file_over_the_default_cap_is_refused_before_reading(tmp_path):
     path = tmp_path / "huge.jpg"
     with open(path, "wb") as file:  # sparse: 101 MB that costs no disk and no read time
-        file.truncate(101 * 1024 * 1024)
+        file.truncate(101_000_000)
     with pytest.raises(InputError) as caught:
         prepare(ImageSource("path", str(path), "huge.jpg"))
     assert str(caught.value) == "huge.jpg: 101 MB, over the 100 MB limit for an image input"

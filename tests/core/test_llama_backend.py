@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from mcv.core.backends.base import Backend, ChatRequest, Message
+from mcv.core.backends.base import Backend, ChatRequest, Parameters, Message
 from mcv.core.backends.llama.backend import LlamaBackend
 from mcv.core.backends.llama.native import ImagePiece, TextPiece
 from mcv.selftest.run import sample_image
-from mcv.errors import BackendError, CapabilityError, InputError
+from mcv.errors import BackendError, CapabilityError, InputError, UsageError
 from mcv.modelfile import generations
 
 pytestmark = pytest.mark.slow
@@ -34,7 +34,7 @@ def backend(request, tiny_pair_factory):
 
 def ask(backend, prompt, *images, **kwargs):
     options = kwargs.pop("options", GREEDY)
-    return ChatRequest(model="tiny", messages=[Message("user", prompt, tuple(images))], options=dict(options), **kwargs)
+    return ChatRequest([Message("user", prompt, tuple(images))], Parameters(model="tiny", options=dict(options), **kwargs))
 
 
 def run(backend, request):
@@ -198,19 +198,24 @@ def test_thinking_switch_on_v45(tiny_pair_factory):
         empty_think = native.tokenize_text(EMPTY_THINK)
 
         def tail(think):
-            pieces = v45.prompt_pieces(ChatRequest(model="x", messages=[Message("user", "Hi")], think=think))
+            pieces = v45.prompt_pieces(ChatRequest([Message("user", "Hi")], Parameters(model="x", think=think)))
             return list(pieces[-1].tokens[-len(empty_think) :])
 
         assert tail(None) == empty_think  # off by default
         assert tail(True) != empty_think
-        _, chunks = run(v45, ChatRequest(model="x", messages=[Message("user", "Hi")], options={**GREEDY, "num_predict": 3}, think=True))
+        _, chunks = run(v45, ChatRequest([Message("user", "Hi")], Parameters(model="x", options={**GREEDY, "num_predict": 3}, think=True)))
         assert chunks[-1].done
 
 
 @pytest.mark.parametrize("bad", [{"num_ctx": "big"}, {"temperature": "x"}])
-def test_bad_options_are_refused_at_the_call(backend, bad):
-    with pytest.raises(InputError):
-        backend.chat(ask(backend, "Hi", options=bad))
+def test_badly_typed_options_are_refused_when_the_request_is_described(bad):
+    with pytest.raises(UsageError):
+        Parameters(model="tiny", options=bad)
+
+
+def test_a_context_below_one_token_is_refused_at_the_call(backend):
+    with pytest.raises(InputError, match="num_ctx must be a positive whole number"):
+        backend.chat(ask(backend, "Hi", options={"num_ctx": 0}))
 
 
 def test_missing_or_mismatched_files(tmp_path, tiny_pair_factory):

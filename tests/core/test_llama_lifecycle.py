@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from mcv.core.backends.base import ChatRequest, Message
+from mcv.core.backends.base import ChatRequest, Parameters, Message
 from mcv.core.backends.llama.backend import LlamaBackend
 from mcv.selftest.run import sample_image
 
@@ -17,14 +17,14 @@ pytestmark = pytest.mark.slow
 SCRIPT = textwrap.dedent(
     """
     import sys
-    from mcv.core.backends.base import ChatRequest, Message
+    from mcv.core.backends.base import ChatRequest, Message, Parameters
     from mcv.core.backends.llama.backend import LlamaBackend
     from mcv.selftest.run import sample_image
 
     llm, projector, how = sys.argv[1:4]
     backend = LlamaBackend(llm, projector)
-    request = ChatRequest(model="tiny", messages=[Message("user", "Hi", (sample_image(),))],
-                          options={"temperature": 0, "num_predict": 3})
+    request = ChatRequest([Message("user", "Hi", (sample_image(),))],
+                          Parameters(model="tiny", options={"temperature": 0, "num_predict": 3}))
     for image_round in range(2):  # the model stays loaded across images
         chunks = list(backend.chat(request))
         assert chunks[-1].done
@@ -54,7 +54,7 @@ def test_process_exits_cleanly(tiny_pair_factory, how, generation):
 def test_loading_and_answering_print_nothing(tiny_pair_factory, capfd):
     llm, projector = tiny_pair_factory("2.5")
     with LlamaBackend(llm, projector) as backend:
-        request = ChatRequest(model="tiny", messages=[Message("user", "Hi", (sample_image(),))], options={"num_predict": 3})
+        request = ChatRequest([Message("user", "Hi", (sample_image(),))], Parameters(model="tiny", options={"num_predict": 3}))
         assert list(backend.chat(request))[-1].done
     captured = capfd.readouterr()
     assert captured.out == "" and captured.err == ""
@@ -70,7 +70,7 @@ def test_verbose_lets_llama_cpp_speak(tiny_pair_factory, capfd):
 def test_model_loads_once_and_close_unloads(tiny_pair_factory):
     llm, projector = tiny_pair_factory("2.5")
     backend = LlamaBackend(llm, projector)
-    request = ChatRequest(model="tiny", messages=[Message("user", "Hi")], options={"num_predict": 2, "temperature": 0})
+    request = ChatRequest([Message("user", "Hi")], Parameters(model="tiny", options={"num_predict": 2, "temperature": 0}))
     first = list(backend.chat(request))[-1].metrics
     native = backend.native
     second = list(backend.chat(request))[-1].metrics
@@ -86,7 +86,7 @@ def test_model_loads_once_and_close_unloads(tiny_pair_factory):
 def test_new_request_cancels_an_unfinished_stream_of_the_same_thread(tiny_pair_factory):
     llm, projector = tiny_pair_factory("2.5")
     options = {"num_predict": 20, "temperature": 1.0, "top_k": 0, "top_p": 1.0, "seed": 4}
-    request = ChatRequest(model="tiny", messages=[Message("user", "Hi")], options=options)
+    request = ChatRequest([Message("user", "Hi")], Parameters(model="tiny", options=options))
     with LlamaBackend(llm, projector) as backend:
         first = backend.chat(request)
         next(first)  # suspended mid-answer, holding the model
@@ -102,7 +102,7 @@ def test_other_threads_wait_their_turn(tiny_pair_factory):
     import threading
 
     llm, projector = tiny_pair_factory("2.5")
-    request = ChatRequest(model="tiny", messages=[Message("user", "Hi")], options={"num_predict": 5, "temperature": 0})
+    request = ChatRequest([Message("user", "Hi")], Parameters(model="tiny", options={"num_predict": 5, "temperature": 0}))
     with LlamaBackend(llm, projector) as backend:
         first = backend.chat(request)
         next(first)

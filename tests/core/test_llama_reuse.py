@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mcv.core.backends.base import ChatRequest, Message
+from mcv.core.backends.base import ChatRequest, Parameters, Message
 from mcv.core.backends.llama.backend import LlamaBackend
 from mcv.core.backends.llama.native import ImagePiece
 from mcv.selftest.run import sample_image
@@ -41,7 +41,7 @@ def cached_and_fresh(pair):
 
 
 def turn(backend, messages, **options):
-    chunks = list(backend.chat(ChatRequest(model="tiny", messages=list(messages), options={**GREEDY, **options})))
+    chunks = list(backend.chat(ChatRequest(list(messages), Parameters(model="tiny", options={**GREEDY, **options}))))
     return "".join(c.text for c in chunks), chunks[-1].metrics.prompt_eval_count, backend.native.last_logits()
 
 
@@ -51,7 +51,7 @@ def probe(backend, messages):
 
 
 def image_tokens(backend, messages):
-    pieces = backend.prompt_pieces(ChatRequest(model="tiny", messages=list(messages)))
+    pieces = backend.prompt_pieces(ChatRequest(list(messages), Parameters(model="tiny")))
     return sum(p.n_tokens for p in pieces if isinstance(p, ImagePiece))
 
 
@@ -85,7 +85,7 @@ def test_logits_depend_on_the_image(cached_and_fresh, photo, other_photo):
 
 
 def prompt_length(backend, messages) -> int:
-    return sum(len(p.tokens) for p in backend.prompt_pieces(ChatRequest(model="tiny", messages=list(messages))))
+    return sum(len(p.tokens) for p in backend.prompt_pieces(ChatRequest(list(messages), Parameters(model="tiny"))))
 
 
 def test_answer_tokens_in_the_cache_are_reused(cached_and_fresh):
@@ -93,7 +93,7 @@ def test_answer_tokens_in_the_cache_are_reused(cached_and_fresh):
     # to the same ids), so the follow-up can reuse the answer's KV entries.
     cached, fresh = cached_and_fresh
     messages = [Message("user", "Answer yes.")]
-    request = ChatRequest(model="tiny", messages=messages, options={**GREEDY, "num_predict": 30}, format={"const": "yes"})
+    request = ChatRequest(messages, Parameters(model="tiny", options={**GREEDY, "num_predict": 30}, format={"const": "yes"}))
     answer = "".join(c.text for c in cached.chat(request))
     assert answer.strip() == '"yes"'
     follow_up = messages + [Message("assistant", answer), Message("user", "Sure?")]

@@ -128,7 +128,7 @@ def test_nothing_listening_is_server_unavailable():
         assert c.is_running() is False
         with pytest.raises(ServerUnavailable) as info:
             c.version()
-    assert one_line(info.value) == f"cannot reach Ollama at {url}"
+    assert one_line(info.value) == f"Ollama is not running at {url} (nothing answers there)"
     assert "ollama serve" in info.value.hint and "OLLAMA_HOST" in info.value.hint
 
 

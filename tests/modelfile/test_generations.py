@@ -37,7 +37,16 @@ def test_template_has_no_image_tokens_and_matches_format(gen):
         assert gen.chat_format == "chatml"
         assert gen.stop[:2] == ("<|im_start|>", "<|im_end|>") and "<|endoftext|>" in gen.stop
         assert "<|im_start|>" in gen.ollama_template
-        assert gen.system == "You are a helpful assistant."
+        # the template writes the record's answer prefix wherever a new answer opens
+        assert gen.ollama_template.count("<|im_start|>assistant\n" + gen.answer_prefix + "{{") == 2
+
+
+def test_default_system_prompts_follow_each_template():
+    # 2.6: Qwen2-Instruct's default; o-2.6/4.0 unconfirmed, kept; Qwen3/3.5 and Llama 3 add none.
+    assert {g.id: g.system for g in SUPPORTED} == {
+        "2.5": None, "2.6": "You are a helpful assistant.", "o-2.6": "You are a helpful assistant.",
+        "4.0": "You are a helpful assistant.", "4.5": None, "4.6": None,
+    }
 
 
 @pytest.mark.parametrize("gen", SUPPORTED, ids=lambda g: g.id)
@@ -48,23 +57,31 @@ def test_sampling_budget_and_files(gen):
     assert gen.max_pixels == 9 * 448 * 448
     assert 0 < gen.num_ctx <= gen.context_length
     assert gen.tokens_per_slice == (96 if gen.id == "2.5" else 64)
-    assert "Q4_K_M" in gen.quants and gen.hf_files["Q4_K_M"] == gen.llm_file("Q4_K_M")
-    assert gen.hf_files["mmproj"] == gen.mmproj_file and gen.mmproj_file.startswith("mmproj")
-    assert gen.hf_repo.startswith("openbmb/") and gen.license_url.startswith("https://")
+    assert gen.hf_repo.startswith("openbmb/")
     assert gen.thinking == ("qwen3-hybrid" if gen.id == "4.5" else "none")
 
 
+@pytest.mark.parametrize("gen", SUPPORTED, ids=lambda g: g.id)
+def test_licenses(gen):
+    main = gen.licenses[0]
+    assert (main.name, main.url) == ("Apache License 2.0", "https://github.com/OpenBMB/MiniCPM-V/blob/main/LICENSE")
+    assert all(term.url.startswith("https://") for term in gen.licenses)
+    llama = [term for term in gen.licenses if "Llama" in term.name]
+    assert bool(llama) == (gen.id == "2.5")
+    if llama:
+        assert llama[0].notice.startswith("Meta Llama 3 is licensed under the Meta Llama 3 Community License")
+
+
 def test_published_names_and_facts():
-    assert get("2.5").hf_files["Q4_K_M"] == "ggml-model-Q4_K_M.gguf"
-    assert get("o-2.6").llm_file("Q8_0") == "Model-7.6B-Q8_0.gguf"
-    assert get("4.0").llm_file("Q4_K_M") == "Model-3.6B-Q4_K_M.gguf"
-    assert get("4.6").hf_files == {"Q4_K_M": "MiniCPM-V-4.6-Q4_K_M.gguf", "mmproj": "mmproj-MiniCPM-V-4.6-F16.gguf"}
+    assert (get("4.0").hf_repo, get("4.6").hf_repo) == ("openbmb/MiniCPM-V-4-gguf", "openbmb/MiniCPM-V-4.6-gguf")
     assert [(g.id, g.llm_arch, g.minicpmv_version) for g in SUPPORTED] == [
         ("2.5", "llama", 2), ("2.6", "qwen2", 3), ("o-2.6", "qwen2", 4),
         ("4.0", "minicpm", 5), ("4.5", "qwen3", 6), ("4.6", "qwen35", None),
     ]
-    assert get("4.6").projector_type == "minicpmv4_6" and get("4.6").n_embd is None
-    assert [g.ollama_library for g in SUPPORTED if g.ollama_library] == ["minicpm-v", "minicpm-v4.5", "minicpm-v4.6"]
+    assert get("4.6").projector_type == "minicpmv4_6" and get("4.6").n_embd == 1024
+    assert [g.ollama_registry_model for g in SUPPORTED if g.ollama_registry_model] == [
+        "minicpm-v", "openbmb/minicpm-v4", "openbmb/minicpm-v4.5", "openbmb/minicpm-v4.6",
+    ]
 
 
 def test_by_projector_lookup():
@@ -77,3 +94,26 @@ def test_only_45_switches_thinking():
     template = get("4.5").ollama_template
     assert "$.Think" in template and "<think>{{ .Thinking }}</think>" in template
     assert all(".Think" not in g.ollama_template for g in GENERATIONS if g.id != "4.5")
+
+
+def test_think_prefill_is_data():
+    # 4.6 Instruct always opens its answer with the empty block; 4.5 only while thinking is off
+    assert [(g.id, g.answer_prefix) for g in SUPPORTED if g.answer_prefix] == [("4.6", generations.EMPTY_THINK_BLOCK)]
+    assert all(not (g.answer_prefix and g.thinking != "none") for g in GENERATIONS)
+
+
+def test_passthrough_parser_wherever_ollama_need_not_split_thinking():
+    # PARSER keeps Ollama on the TEMPLATE (not the GGUF chat template); 4.5 needs
+    # Ollama's own thinking split, which a parser would replace.
+    assert {g.id: g.ollama_parser for g in SUPPORTED} == {
+        "2.5": "passthrough", "2.6": "passthrough", "o-2.6": "passthrough",
+        "4.0": "passthrough", "4.5": None, "4.6": "passthrough",
+    }
+
+
+def test_message_layout_puts_images_first_one_per_line():
+    assert generations.lay_out_message("text", ["A", "B"]) == ["A", "\n", "B", "\n", "text"]
+    assert generations.lay_out_message("", ["A"]) == ["A"]
+    assert generations.lay_out_message("text", []) == ["text"]
+    assert generations.ollama_message_content("Both?", 2) == "[img]\n[img]\nBoth?"
+    assert generations.ollama_message_content("", 1) == "[img]"

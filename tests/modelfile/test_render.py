@@ -15,11 +15,13 @@ import pytest
 from mcv.errors import InputError
 from mcv.modelfile import generations
 from mcv.modelfile.identify import validate_pair
-from mcv.modelfile.render import create_payload, default_tag, modelfile_text, parameters, quote_value
+from mcv.modelfile.render import create_payload, default_tag, license_text, modelfile_text, parameters, quote_value
 
 from ollama_modelfile import ParseError, create_request, parse
 
 GOLDEN = Path(__file__).parent / "golden"
+# Read at import: the session's isolation fixture removes MCV_* variables.
+UPDATE_GOLDEN = os.environ.get("MCV_UPDATE_GOLDEN") == "1"
 SUPPORTED_IDS = [g.id for g in generations.SUPPORTED]
 DIGEST = "sha256:" + "ab" * 32
 
@@ -37,7 +39,7 @@ def test_golden_modelfile(pair_for, gen_id):
     pair = pair_for(gen_id)
     text = modelfile_text(pair, relative_to=pair.llm.parent)
     golden = GOLDEN / f"Modelfile.{gen_id}"
-    if os.environ.get("MCV_UPDATE_GOLDEN") == "1":
+    if UPDATE_GOLDEN:
         GOLDEN.mkdir(exist_ok=True)
         golden.write_text(text, encoding="utf-8")
     assert golden.exists(), f"missing {golden}; run with MCV_UPDATE_GOLDEN=1"
@@ -58,6 +60,7 @@ def test_modelfile_round_trips_and_matches_payload(pair_for, gen_id):
     assert req["parameters"] == payload["parameters"] == parameters(gen)
     assert req["license"] == payload["license"]
     assert payload["template"] == req["template"] and payload.get("system") == req.get("system")
+    assert payload.get("parser") == req.get("parser") == gen.ollama_parser
     assert payload["model"] == "minicpm:test" and payload["stream"] is True
     assert payload["files"] == {pair.llm.name: DIGEST, pair.projector.name: DIGEST}
     assert isinstance(payload["parameters"]["top_k"], int) and isinstance(payload["parameters"]["temperature"], float)
@@ -71,6 +74,19 @@ def test_no_image_tokens_in_template_line(pair_for, gen_id):
     for token in ("<image>", "</image>", "<slice>", "</slice>"):
         assert token not in template
     assert "LICENSE" not in text
+
+
+def test_license_text_names_every_licence_and_required_notice():
+    v25 = license_text(generations.get("2.5"))
+    assert "Apache License 2.0 applies to the MiniCPM-o/V weights" in v25
+    assert "Meta Llama 3 Community License applies to its language model" in v25
+    assert "https://llama.meta.com/llama3/license/" in v25
+    assert "Meta Llama 3 is licensed under the Meta Llama 3 Community License, Copyright © Meta Platforms" in v25
+    v46 = license_text(generations.get("4.6"))
+    assert "Apache License 2.0" in v46 and "Llama" not in v46 and "MiniCPM Model License" not in v46
+    assert v46.endswith("Model card: https://huggingface.co/openbmb/MiniCPM-V-4.6-gguf\n")
+    for gen in generations.SUPPORTED:  # writable as a Modelfile LICENSE
+        assert quote_value(license_text(gen), multiline=True)
 
 
 def test_from_paths_relative_to_modelfile_dir(tiny_pair_factory, tmp_path):

@@ -34,8 +34,7 @@ EXPECTED_VERSION = {"2.0": 1, "2.5": 2, "2.6": 3, "o-2.6": 4, "4.0": 5, "4.5": 6
 def test_llm_keys_vocab_and_names(tiny_pair_factory, gen_id):
     llm, mmproj = tiny_pair_factory(gen_id)
     gen = generations.get(gen_id)
-    assert llm.name == gen.llm_file("Q4_K_M")
-    assert mmproj.name == gen.mmproj_file
+    assert (llm.name, mmproj.name) == ("ggml-model-Q4_K_M.gguf", "mmproj-model-f16.gguf")
     reader, kv = _kv(llm)
     arch = EXPECTED_ARCH[gen_id]
     assert kv["general.architecture"] == (T.STRING, arch)

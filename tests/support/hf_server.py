@@ -8,6 +8,15 @@ What huggingface_hub's `hf_hub_download` does (file_download.py):
   GET  the location (CDN URL, or the resolve URL for small git files),
       with `Range: bytes=N-` to resume after a dropped connection.
 
+And what `HfApi.list_repo_tree(recursive=True)` (hence `list_repo_files`)
+does (hf_api.py `_iter_repo_tree_pages`, utils/_pagination.py):
+  GET  {endpoint}/api/models/{repo}/tree/{revision}[/{path}]?recursive=..&expand=..
+      -> a JSON array of {"type": "file", "path", "size", "oid", "lfs"?} and
+         {"type": "directory", "path", "oid"}; more pages behind a
+         `Link: <url>; rel="next"` header. An unknown repo is a 404 with
+         X-Error-Code RepoNotFound, an unknown revision RevisionNotFound
+         (utils/_http.py hf_raise_for_status turns those into typed errors).
+
 This server does exactly that on 127.0.0.1, with the "CDN" on `localhost`
 (another host name for the same socket, so the client treats it as off-Hub).
 Faults for tests: drop the connection mid-file once, or serve bytes that do
@@ -17,12 +26,13 @@ not match the advertised sha256. Every request is recorded.
 from __future__ import annotations
 
 import hashlib
+import json
 import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
@@ -64,6 +74,7 @@ class HubServer:
     url: str = ""
     cdn_url: str = ""
     redirect_lfs: bool = True
+    tree_page_size: int = 1000  # entries per listing page, as the Hub (50 with expand)
     _server: ThreadingHTTPServer | None = None
 
     def add_file(self, repo: str, filename: str, data: bytes, *, lfs: bool = True) -> HubFile:
@@ -73,6 +84,15 @@ class HubServer:
 
     def add_path(self, repo: str, filename: str, path: Path) -> HubFile:
         return self.add_file(repo, filename, Path(path).read_bytes())
+
+    def add_repo_files(self, repo: str, files: dict[str, Path | bytes]) -> None:
+        """Several files at once: {name in the repo: local file or bytes}."""
+        for name, source in files.items():
+            data = source if isinstance(source, bytes) else Path(source).read_bytes()
+            self.add_file(repo, name, data)
+
+    def listings(self) -> list[Request]:
+        return [r for r in self.requests if r.method == "GET" and r.path.startswith("/api/models/")]
 
     def gets(self, filename: str | None = None) -> list[Request]:
         return [r for r in self.requests if r.method == "GET" and (filename is None or r.path.endswith(filename))]
@@ -84,6 +104,30 @@ class HubServer:
             self._server = None
 
     # -- protocol -------------------------------------------------------
+
+    def tree(self, repo: str, path_in_repo: str, recursive: bool) -> list[dict] | None:
+        """The Hub's tree entries under `path_in_repo`; None if there is no such folder."""
+        names = sorted(name for (owner, name) in self.files if owner == repo)
+        prefix = f"{path_in_repo}/" if path_in_repo else ""
+        entries: dict[str, dict] = {}
+        for name in names:
+            if not name.startswith(prefix):
+                continue
+            parts = name[len(prefix) :].split("/")
+            depth = len(parts) if recursive else 1
+            for level in range(1, min(depth, len(parts) - 1) + 1):  # the folders on the way
+                folder = prefix + "/".join(parts[:level])
+                oid = hashlib.sha1(folder.encode()).hexdigest()
+                entries.setdefault(folder, {"type": "directory", "path": folder, "oid": oid})
+            if len(parts) == 1 or recursive:
+                entry = self.files[(repo, name)]
+                item = {"type": "file", "path": name, "size": len(entry.data), "oid": entry.git_etag}
+                if entry.lfs:
+                    item["lfs"] = {"oid": entry.sha256, "size": len(entry.data), "pointerSize": 134}
+                entries[name] = item
+        if path_in_repo and not entries:
+            return None
+        return list(entries.values())
 
     def find(self, path: str) -> tuple[str, str, HubFile | None, bool]:
         """(repo, filename, file, via_cdn) for a request path."""
@@ -126,7 +170,55 @@ def _make_handler(hub: HubServer):
 
         def do_GET(self) -> None:
             self._record()
+            if self.path.startswith("/api/"):
+                self._api()
+                return
             self._respond(send_body=True)
+
+        def _json(self, status: int, payload, headers: dict[str, str] | None = None) -> None:
+            body = json.dumps(payload).encode()
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _hub_error(self, code: str, message: str) -> None:
+            self._json(404, {"error": message}, {"X-Error-Code": code, "X-Error-Message": message})
+
+        def _api(self) -> None:
+            """GET /api/models/{owner}/{name}/tree/{revision}[/{path}] and nothing else."""
+            url = urlsplit(self.path)
+            parts = url.path.split("/")  # "", "api", "models", owner, name, "tree", revision, path...
+            if len(parts) < 7 or parts[2] != "models" or parts[5] != "tree":
+                self._hub_error("EntryNotFound", "Not Found")
+                return
+            repo = f"{unquote(parts[3])}/{unquote(parts[4])}"
+            revision = unquote(parts[6])
+            path_in_repo = unquote("/".join(parts[7:]))
+            query = parse_qs(url.query)
+            if not any(owner == repo for owner, _ in hub.files):
+                self._hub_error("RepoNotFound", "Repository not found")
+                return
+            if revision not in ("main", COMMIT):
+                self._hub_error("RevisionNotFound", "Invalid rev id: " + revision)
+                return
+            # httpx sends true/false, requests True/False
+            recursive = query.get("recursive", ["false"])[0].lower() == "true"
+            entries = hub.tree(repo, path_in_repo, recursive)
+            if entries is None:
+                self._hub_error("EntryNotFound", f"{path_in_repo} does not exist on \"{revision}\"")
+                return
+            start = int(query.get("cursor", ["0"])[0])
+            page = entries[start : start + hub.tree_page_size]
+            headers = {}
+            if start + hub.tree_page_size < len(entries):
+                recursive_arg = query.get("recursive", ["false"])[0]
+                link = f"{hub.url}{url.path}?recursive={recursive_arg}&cursor={start + hub.tree_page_size}"
+                headers["Link"] = f'<{link}>; rel="next"'
+            self._json(200, page, headers)
 
         def _respond(self, *, send_body: bool) -> None:
             repo, filename, entry, via_cdn = hub.find(self.path)

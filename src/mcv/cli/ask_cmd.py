@@ -1,4 +1,4 @@
-"""`mcv ask [OPTIONS] IMAGE... [PROMPT]`: options here, the work in mcv.core.ask."""
+"""`mcv ask [OPTIONS] IMAGE... [PROMPT]`: options here; ask_flow.py builds the request, the core session answers."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def ask(
     arguments: Optional[List[str]] = typer.Argument(None, metavar="IMAGE... [PROMPT]", show_default=False),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name [default: minicpm-v, or config]."),
     host: Optional[str] = typer.Option(None, "--host", help="Ollama host (overrides OLLAMA_HOST)."),
-    backend: Optional[str] = typer.Option(None, "--backend", "-b", help="auto, ollama or llama [default: auto]."),
+    backend: Optional[str] = typer.Option(None, "--backend", "-b", help="auto, ollama or llama [default: auto: Ollama if it has the model, else a local GGUF pair]."),
     system: Optional[str] = typer.Option(None, "--system", "-s", help="System prompt."),
     temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help="Sampling temperature."),
     option: Optional[List[str]] = typer.Option(
@@ -53,27 +53,26 @@ def ask(
     plain: bool = typer.Option(False, "--plain", help="Never render Markdown, even on a terminal."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Image notes and metrics on stderr."),
 ) -> int:
-    from mcv.cli.ask_flow import AskArgs, run_ask
+    from mcv.cli.ask_flow import run_ask
+    from mcv.cli.render.turn import TurnView
 
     return run_ask(
         ctx.obj,
-        AskArgs(
-            arguments=list(arguments or []),
-            model=model,
-            host=host,
-            backend=backend,
-            system=system,
-            temperature=temperature,
-            options=list(option or []),
-            keep_alive=keep_alive,
-            schema=schema,
-            think=think,
-            clipboard=clipboard,
-            pages=pages,
-            max_pixels=max_pixels,
-            stream=not no_stream,
-            as_json=as_json,
-            plain=plain,
-            verbose=verbose,
-        ),
+        list(arguments or []),
+        # Command-line values of config keys: they beat the environment and the file.
+        flags={
+            "model": model,
+            "host": host,
+            "backend": backend,
+            "system": system,
+            "temperature": temperature,
+            "keep_alive": keep_alive,
+            "images.max_pixels": max_pixels,
+        },
+        changes={"think": think, "stream": not no_stream},
+        options=list(option or []),
+        schema=schema,
+        clipboard=clipboard,
+        pages=pages,
+        view=TurnView(ctx.obj, as_json=as_json, markdown=not plain, verbose=verbose, show_thinking=bool(think)),
     )

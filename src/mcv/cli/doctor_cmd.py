@@ -1,4 +1,4 @@
-"""`mcv doctor`: one line per check of what can run MiniCPM-V here (work in mcv.selftest.checks)."""
+"""`mcv doctor`: one line per check of what can run MiniCPM-V here (the checks are mcv.selftest.checks)."""
 
 from __future__ import annotations
 
@@ -35,19 +35,13 @@ def doctor(
 ) -> int:
     import json
 
+    from mcv.core.settings import Settings
+    from mcv.packaging.local_pairs import SOURCES
     from mcv.selftest.checks import run_checks
-    from mcv.core.config import load_config
-    from mcv.core.ollama.host import resolve_host
 
     env = ctx.obj
-    config = load_config(env.environ)
-    report = run_checks(
-        host=resolve_host(host, env.environ, config.get("host")),
-        model=model or config.get("model"),
-        environ=env.environ,
-        config=config.as_mapping(),
-        selftest=self_test,
-    )
+    settings = Settings.load(env.environ, flags={"host": host, "model": model}, pair_sources=SOURCES)
+    report = run_checks(settings, selftest=self_test)
     summary = report.summary()
     if as_json:
         document = {"healthy": report.healthy, "checks": [c.as_dict() for c in report.checks + [summary]]}

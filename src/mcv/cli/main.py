@@ -61,4 +61,8 @@ def _silence_broken_pipe() -> None:
 
 
 def main() -> None:
+    """The `mcv` console script (`python -m mcv` too)."""
+    from mcv.cli.startup import lighten_httpx_import
+
+    lighten_httpx_import()
     sys.exit(run())

@@ -66,10 +66,10 @@ def create_command(
 @app.command("pull")
 def pull_command(
     ctx: typer.Context,
-    name: str = typer.Argument("minicpm-v", help="Library model to pull."),
+    name: Optional[str] = typer.Argument(None, help="Library model to pull [default: config `model`, minicpm-v]."),
     host: Optional[str] = typer.Option(None, "--host", help=HOST_HELP),
 ) -> None:
-    """Pull a model from the Ollama library (default: minicpm-v)."""
+    """Pull a model from the Ollama library (default: the configured model, minicpm-v)."""
     from mcv.cli import model_flow
 
     model_flow.pull(ctx.obj, name, host=host)
@@ -79,7 +79,9 @@ def pull_command(
 def fetch_command(
     ctx: typer.Context,
     generation: Optional[str] = typer.Argument(None, help="Generation: 2.5, 2.6, o-2.6, 4.0, 4.5, 4.6 [default: 2.5]."),
-    quant: Optional[str] = typer.Option(None, "--quant", "-q", help="Quantisation, e.g. Q4_K_M [default: Q4_K_M]."),
+    quant: Optional[str] = typer.Option(
+        None, "--quant", "-q", help="Quantisation, e.g. Q4_K_M or q8_0 (as the repo's file names carry it) [default: Q4_K_M]."
+    ),
     create: Optional[bool] = typer.Option(
         None, "--create/--no-create", help="Create the Ollama model afterwards [default: ask on a terminal]."
     ),
@@ -87,7 +89,12 @@ def fetch_command(
     force: bool = typer.Option(False, "--force", "-f", help="With --create: replace a different model."),
     host: Optional[str] = typer.Option(None, "--host", help=HOST_HELP),
 ) -> None:
-    """Download a generation's GGUF pair from Hugging Face (into its cache)."""
+    """Download a generation's GGUF pair from Hugging Face (into its cache).
+
+    \b
+    The repo is listed and the files picked by role: the projector is the GGUF
+    named *mmproj* (F16 preferred), the LLM the other GGUF of the quantisation.
+    """
     from mcv.cli import model_flow
 
     model_flow.fetch(ctx.obj, generation, quant=quant, create=create, name=name, force=force, host=host)

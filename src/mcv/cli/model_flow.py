@@ -85,7 +85,8 @@ def create(env, arguments: Sequence[str], *, force: bool, dry_run: bool, rehash:
 
 
 def create_pair(env, pair, *, name, force=False, dry_run=False, rehash=False, host=None) -> None:
-    from mcv.cli.transfer_ui import human_bytes, reporter_for
+    from mcv.cli.transfer_ui import reporter_for
+    from mcv.core.units import format_bytes
     from mcv.packaging.create import create_model
 
     host_url = _host(env, host)
@@ -113,16 +114,18 @@ def create_pair(env, pair, *, name, force=False, dry_run=False, rehash=False, ho
     for target in result.up_to_date:
         _out(env, f"{target} is up to date")
     everyday = result.names[-1].removesuffix(":latest")
-    env.note(f"uploaded {human_bytes(result.uploaded_bytes)}; try: mcv ask IMAGE -m {everyday}")
+    env.note(f"uploaded {format_bytes(result.uploaded_bytes)}; try: mcv ask IMAGE -m {everyday}")
 
 
 # -- pull / fetch -------------------------------------------------------------
 
 
-def pull(env, name: str, *, host: str | None) -> None:
+def pull(env, name: str | None, *, host: str | None) -> None:
     from mcv.cli.transfer_ui import reporter_for
+    from mcv.core.config import load_config
     from mcv.packaging.pull import pull_model
 
+    name = name or load_config(env.environ).get("model")
     reporter = reporter_for(env)
     try:
         with _client(env, _host(env, host)) as client:
@@ -136,12 +139,13 @@ def pull(env, name: str, *, host: str | None) -> None:
 
 def fetch(env, generation, *, quant, create: bool | None, name, force: bool, host: str | None) -> None:
     from mcv.cli.transfer_ui import reporter_for
-    from mcv.packaging import hf_fetch, hub_catalog
+    from mcv.packaging import hf_fetch
     from mcv.packaging.create import load_pair
 
-    hub_pair = hub_catalog.hub_pair(generation, quant)
     reporter = reporter_for(env)
     try:
+        # The repo's listing decides which files are the pair (names differ between repos).
+        hub_pair = hf_fetch.hub_pair(generation, quant, env.environ, note=reporter.note)
         fetched = hf_fetch.fetch_pair(hub_pair, env.environ, progress=reporter)
     finally:
         reporter.close()
@@ -151,7 +155,8 @@ def fetch(env, generation, *, quant, create: bool | None, name, force: bool, hos
         interactive = env.stdin_isatty and env.stderr_isatty
         create = interactive and confirm(env, "Create the Ollama model from this pair now?")
         if not interactive:
-            env.note(f"create the Ollama model with: mcv model fetch {hub_pair.generation_id} --create")
+            again = f"mcv model fetch {hub_pair.generation_id}" + (f" --quant {hub_pair.quant}" if quant else "")
+            env.note(f"create the Ollama model with: {again} --create")
     if create:
         create_pair(env, load_pair([fetched.llm, fetched.projector]), name=name, force=force, host=host)
 
@@ -192,13 +197,13 @@ def ls(env, *, host: str | None, as_json: bool) -> None:
     if as_json:
         _out(env, json.dumps(rows, indent=2))
         return
-    from mcv.cli.transfer_ui import human_bytes
+    from mcv.core.units import format_bytes
 
     width = max([len(r["name"]) for r in rows] + [4])
     _out(env, f"{'NAME':<{width}}  VISION  {'SIZE':>8}  FAMILY / QUANT")
     for row in rows:
         mark = "yes" if row["vision"] else "-"
-        size = human_bytes(row["size"]) if isinstance(row["size"], int) else "?"
+        size = format_bytes(row["size"]) if isinstance(row["size"], int) else "?"
         detail = " / ".join(str(x) for x in (row["family"], row["quantization"]) if x)
         _out(env, f"{row['name']:<{width}}  {mark:<6}  {size:>8}  {detail}")
 

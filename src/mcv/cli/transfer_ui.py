@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 
+from mcv.core.units import format_bytes
 from mcv.packaging.events import Reporter
 
 
@@ -41,7 +42,7 @@ class PlainReporter(Reporter):
             total = self._totals.pop(label)
         if label.startswith("hash "):
             return  # hashing is a step of something else; its result is what counts
-        self.env.note(f"{label} done" + (f" ({human_bytes(total)})" if total else ""))
+        self.env.note(f"{label} done" + (f" ({format_bytes(total)})" if total else ""))
 
     def note(self, text: str) -> None:
         self.env.note(text)
@@ -132,14 +133,3 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
-
-
-def human_bytes(count: int | None) -> str:
-    if count is None:
-        return "?"
-    size = float(count)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} TB"

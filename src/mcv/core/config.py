@@ -1,7 +1,8 @@
 """User configuration: one TOML file, keys declared as data.
 
-Precedence is flag > environment > file > default. This module knows the
-last three; the CLI puts flags on top with `Config.get(key, flag_value)`.
+Precedence is flag > environment > file > default. A surface passes its
+flags (command-line values under the config key names) to `load_config`, so
+every later `get` sees the one resolved value.
 
 The file lives at the platform's config path (platformdirs), or where
 `MCV_CONFIG` points. Each key `a.b` can also be set with `MCV_A_B`.
@@ -10,10 +11,11 @@ The file lives at the platform's config path (platformdirs), or where
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from mcv.core.backends.registry import AUTO, CHOICES as BACKEND_CHOICES
 from mcv.errors import UsageError
 
 
@@ -55,12 +57,15 @@ class Key:
         return "MCV_" + self.name.upper().replace(".", "_").replace("-", "_")
 
 
+# The model mcv asks, creates and pulls when none is named.
+DEFAULT_MODEL = "minicpm-v"
+
 KEYS: dict[str, Key] = {
     key.name: key
     for key in (
-        Key("model", str, "minicpm-v", "model name (Ollama) used when -m is not given"),
+        Key("model", str, DEFAULT_MODEL, "model name (Ollama) used when -m is not given"),
         Key("host", str, None, "Ollama host; OLLAMA_HOST and --host take precedence"),
-        Key("backend", _choice("auto", "ollama", "llama"), "auto", "engine: auto, ollama or llama"),
+        Key("backend", _choice(*BACKEND_CHOICES), AUTO, "engine: " + ", ".join(BACKEND_CHOICES)),
         Key("keep_alive", str, None, "how long Ollama keeps the model loaded (e.g. 5m, -1)"),
         Key("temperature", float, None, "sampling temperature; unset = the model's default"),
         Key("system", str, None, "system prompt; unset = the model's default"),
@@ -139,16 +144,25 @@ class Config:
     path: Path
     file_values: dict[str, Any]
     environ: Mapping[str, str]
+    flags: Mapping[str, Any] = field(default_factory=dict)  # key -> command-line value (None = not given)
 
-    def get(self, name: str, flag: Any = None) -> Any:
-        value, _ = self.lookup(name, flag)
+    def get(self, name: str) -> Any:
+        value, _ = self.lookup(name)
         return value
 
-    def lookup(self, name: str, flag: Any = None) -> tuple[Any, str]:
+    def lookup(self, name: str) -> tuple[Any, str]:
         """The effective value and where it came from (flag/env/file/default)."""
+        if self.flags.get(name) is not None:
+            KEYS[name]  # an unknown key is a bug, flag or not
+            return self.flags[name], "flag"
+        return self._configured(name)
+
+    def configured(self, name: str) -> Any:
+        """The value without command-line flags: what the user set up (env, file, default)."""
+        return self._configured(name)[0]
+
+    def _configured(self, name: str) -> tuple[Any, str]:
         key = KEYS[name]
-        if flag is not None:
-            return flag, "flag"
         if key.env_var in self.environ and self.environ[key.env_var] != "":
             return _coerce(key, self.environ[key.env_var], key.env_var), "env"
         if name in self.file_values:
@@ -159,8 +173,11 @@ class Config:
         return {name: self.get(name) for name in KEYS}
 
 
-def load_config(environ: Mapping[str, str] | None = None) -> Config:
+def load_config(environ: Mapping[str, str] | None = None, flags: Mapping[str, Any] | None = None) -> Config:
     environ = os.environ if environ is None else environ
+    unknown_flags = sorted(set(flags or {}) - set(KEYS))
+    if unknown_flags:
+        raise KeyError(f"not a config key: {unknown_flags[0]}")
     path = config_path(environ)
     values = _read_file(path)
     unknown = sorted(set(values) - set(KEYS))
@@ -169,7 +186,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
             f"unknown key {unknown[0]!r} in config file {path}",
             hint="known keys: " + ", ".join(KEYS),
         )
-    return Config(path=path, file_values=values, environ=environ)
+    return Config(path=path, file_values=values, environ=environ, flags=dict(flags or {}))
 
 
 def set_value(name: str, text: str, environ: Mapping[str, str] | None = None) -> Path:
@@ -206,9 +223,8 @@ def _write_change(name: str, value: Any, environ: Mapping[str, str] | None) -> P
         for parent in parents:
             table = table.setdefault(parent, {})
         table[leaf] = item
+    from mcv.core.atomic import write_atomically
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Write next to the file and rename: a crash never leaves half a config.
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(tomli_w.dumps(nested), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomically(path, tomli_w.dumps(nested))
     return path

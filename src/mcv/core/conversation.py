@@ -1,115 +1,74 @@
-"""Turning what a user asked into ChatRequests; later also the chat history.
+"""A conversation: the turns so far, and the images waiting for the next one.
 
-Kept free of I/O so every surface (ask, chat UI, plugins, MCP) builds the
-same request from the same inputs.
+Images are kept as prepared bytes, so every turn re-sends exactly the same
+bytes for an earlier image: Ollama's prompt cache and the in-process
+engine's prefix reuse both depend on it. A turn that fails leaves the
+conversation as it was (its images stay waiting), so it can be asked again.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from mcv.core.backends.base import ChatRequest, Message
+from mcv.core.backends.base import Message
+from mcv.core.images.types import ImageSource, PreparedImage
 from mcv.errors import UsageError
-from mcv.core.images.types import PreparedImage
-from mcv.core.options import check_options
+
+if TYPE_CHECKING:
+    from mcv.core.session import Session, Turn
 
 DEFAULT_PROMPT_ONE = "Describe this image."
 DEFAULT_PROMPT_MANY = "Describe these images."
+
 
 def default_prompt(image_count: int) -> str:
     return DEFAULT_PROMPT_MANY if image_count > 1 else DEFAULT_PROMPT_ONE
 
 
-def parse_option(text: str) -> tuple[str, Any]:
-    """`KEY=VALUE` with VALUE read as JSON when it parses (numbers, true, lists)."""
-    key, sep, raw = text.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise UsageError(f"--option expects KEY=VALUE, got {text!r}")
-    try:
-        value: Any = json.loads(raw)
-    except ValueError:
-        value = raw
-    if key == "stop":
-        # Repeated --option stop=X accumulate; a single one is still a list.
-        value = value if isinstance(value, list) else [str(value)]
-    return key, value
+class Conversation:
+    def __init__(self, session: "Session", *, system: str | None = None) -> None:
+        self.session = session
+        self.system = system  # None: the model's own default system prompt
+        self.messages: list[Message] = []  # user and assistant turns, in order
+        self.pending: list[PreparedImage] = []  # attached, not sent yet
 
+    def attach(self, sources: Sequence[ImageSource]) -> list[PreparedImage]:
+        """Prepare images now and keep them for the next turn (InputError if one is unusable)."""
+        images = self.session.prepare(sources)
+        self.pending.extend(images)
+        return images
 
-def merge_options(pairs: Sequence[str]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, value = parse_option(pair)
-        if key == "stop":
-            options.setdefault("stop", []).extend(value)
-        else:
-            options[key] = value
-    check_options(options)
-    return options
+    def send(self, prompt: str | None = None, images: Sequence[ImageSource | PreparedImage] = ()) -> "Turn":
+        """The next turn: `prompt` with the waiting images and `images` (sources are
+        prepared while the engine is found). Nothing runs until it is iterated."""
+        from mcv.core.session import Turn
 
+        prepared = [image for image in images if isinstance(image, PreparedImage)]
+        sources = [image for image in images if not isinstance(image, PreparedImage)]
+        self.pending.extend(prepared)
+        if not (prompt or self.pending or sources):
+            raise UsageError("nothing to send: write a question or attach an image")
+        return Turn(self.session._turn(self, prompt, sources))
 
-def build_request(
-    *,
-    model: str,
-    prompt: str | None,
-    images: Sequence[PreparedImage],
-    system: str | None = None,
-    options: dict[str, Any] | None = None,
-    format: str | dict[str, Any] | None = None,
-    keep_alive: str | int | None = None,
-    think: bool | None = None,
-    stream: bool = True,
-) -> ChatRequest:
-    messages: list[Message] = []
-    if system:
-        messages.append(Message(role="system", content=system))
-    text = prompt if prompt else default_prompt(len(images))
-    messages.append(Message(role="user", content=text, images=tuple(images)))
-    return ChatRequest(
-        model=model,
-        messages=messages,
-        options=dict(options or {}),
-        format=format,
-        keep_alive=keep_alive,
-        think=think,
-        stream=stream,
-    )
+    def images(self) -> list[PreparedImage]:
+        """Every image already sent in this conversation, in order."""
+        return [image for message in self.messages for image in message.images]
 
+    def messages_with(self, prompt: str | None) -> tuple[Message, ...]:
+        """The whole request: system prompt, the turns so far, then the new user turn."""
+        head = (Message("system", self.system),) if self.system else ()
+        text = prompt or default_prompt(len(self.pending))
+        return (*head, *self.messages, Message("user", text, tuple(self.pending)))
 
-def parse_keep_alive(text: str | None) -> str | int | None:
-    """Ollama takes a number of seconds or a Go duration string ("5m", "-1")."""
-    if text is None:
-        return None
-    stripped = text.strip()
-    try:
-        return int(stripped)
-    except ValueError:
-        pass
-    import re
+    def record(self, question: Message, answer: str) -> None:
+        """A turn went through: keep it, and its images are no longer waiting."""
+        self.messages += [question, Message("assistant", answer)]
+        self.pending = []
 
-    if not re.fullmatch(r"-?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+", stripped):
-        raise UsageError(f"--keep-alive expects seconds or a duration like 5m or 1h, got {text!r}")
-    return stripped
+    def undo(self) -> None:
+        """Forget the last question and its answer."""
+        del self.messages[-2:]
 
-
-def load_schema(text: str) -> dict[str, Any] | str:
-    """--schema: inline JSON, a path to a JSON file, or the word `json`."""
-    if text == "json":
-        return "json"
-    from pathlib import Path
-
-    source = text
-    candidate = Path(text).expanduser()
-    if not text.lstrip().startswith("{") and candidate.is_file():
-        try:
-            source = candidate.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise UsageError(f"cannot read schema file {text}: {err}") from None
-    try:
-        schema = json.loads(source)
-    except ValueError as err:
-        raise UsageError(f"--schema is neither JSON nor a readable JSON file: {err}") from None
-    if not isinstance(schema, dict):
-        raise UsageError("--schema must be a JSON object (a JSON schema)")
-    return schema
+    def clear(self) -> None:
+        self.messages = []
+        self.pending = []

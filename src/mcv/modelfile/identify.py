@@ -6,6 +6,7 @@ API (stable):
     validate_pair(path_a, path_b) -> Pair                 order of the two paths does not matter
     find_pair_in_dir(directory) -> (llm_path, projector_path)
     quant_label(meta) -> str | None                       "Q4_K_M", "F16", ... (file_type, then name)
+    quant_in_name(name) -> str | None                     the label in a file name ("FP16" -> "F16")
     projector_output_width(meta) -> int | None            width the projector feeds the LLM
     Pair          frozen dataclass: llm, projector (Paths), llm_meta, projector_meta,
                   generation, quant (str | None), n_embd (int)
@@ -117,7 +118,12 @@ def quant_label(meta: GGUFMeta) -> str | None:
         label = FILE_TYPES.get(ftype & ~_FTYPE_GUESSED)
         if label:
             return label
-    match = _QUANT_IN_NAME.search(meta.path.name)
+    return quant_in_name(meta.path.name)
+
+
+def quant_in_name(name: str) -> str | None:
+    """The quantisation label a file name carries ("Q4_K_M", "F16"), upper case; None if none."""
+    match = _QUANT_IN_NAME.search(name)
     if match:
         label = match.group(1).upper()
         return "F16" if label == "FP16" else label

@@ -9,7 +9,7 @@ API (stable):
     quote_value(value, *, multiline=False) -> str     Modelfile value quoting
 
 The Modelfile and the payload say the same thing: both are built from
-`parameters()`, the generation's template/system and `license_text()`.
+`parameters()`, the generation's template/system/parser and `license_text()`.
 
 Quoting follows ollama parser/parser.go (ParseFile/unquote) exactly:
   - there are no escape sequences: the text between the quotes is taken as is;
@@ -52,11 +52,17 @@ def parameters(gen: Generation) -> dict:
 
 
 def license_text(gen: Generation) -> str:
-    return (
-        f"{gen.name} weights are licensed under the {gen.license_name}.\n"
-        f"Full terms: {gen.license_url}\n"
-        f"Model card: https://huggingface.co/{gen.hf_repo}\n"
-    )
+    """What applies to the generation's weights: every licence with what it
+    covers and where its terms are, then the notices those licences require
+    in every copy (the sources are cited at the records in generations.py)."""
+    lines = [f"{gen.name}: the licences that apply to these weights.", ""]
+    for term in gen.licenses:
+        lines += [f"{term.name} applies to {term.covers}.", f"Terms: {term.url}", ""]
+    notices = [term.notice for term in gen.licenses if term.notice]
+    if notices:
+        lines += [*notices, ""]
+    lines.append(f"Model card: https://huggingface.co/{gen.hf_repo}")
+    return "\n".join(lines) + "\n"
 
 
 def default_tag(pair: Pair) -> str:
@@ -129,6 +135,9 @@ def modelfile_text(pair: Pair, *, relative_to: Path, include_license: bool = Tru
     ]
     if gen.system is not None:
         lines += ["", f"SYSTEM {quote_value(gen.system, multiline=True)}"]
+    if gen.ollama_parser is not None:
+        # keeps Ollama on this TEMPLATE, not the GGUF's chat template (generations.py)
+        lines += ["", f"PARSER {quote_value(gen.ollama_parser)}"]
     lines.append("")
     for key, value in parameters(gen).items():
         values = value if isinstance(value, list) else [value]
@@ -180,4 +189,6 @@ def create_payload(pair: Pair, name: str, *, files: dict[str, str]) -> dict:
     }
     if gen.system is not None:
         payload["system"] = gen.system
+    if gen.ollama_parser is not None:
+        payload["parser"] = gen.ollama_parser
     return payload

@@ -18,6 +18,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mcv.core.atomic import replace_atomically, write_atomically
 from mcv.errors import InputError, UsageError
 from mcv.modelfile import render
 from mcv.packaging.digest import DigestCache, hash_files
@@ -146,20 +147,20 @@ def _same_file(source: Path, dest: Path, digest: str, cache: DigestCache | None)
 
 def _link_or_copy(source: Path, dest: Path) -> bool:
     """Put `source` at `dest` atomically; True if it had to be copied."""
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    try:
-        tmp.unlink(missing_ok=True)
-        copied = False
+    copied = []
+
+    def link_or_copy(tmp: Path) -> None:
         try:
             os.link(os.path.realpath(source), tmp)
         except OSError:  # other filesystem, or links not allowed there
             shutil.copyfile(source, tmp)
-            copied = True
-        os.replace(tmp, dest)
-        return copied
+            copied.append(True)
+
+    try:
+        replace_atomically(dest, link_or_copy)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise InputError(f"cannot write {dest}: {err.strerror or err}") from None
+    return bool(copied)
 
 
 def _write_text(path: Path, text: str, result: BundleResult) -> None:
@@ -167,9 +168,7 @@ def _write_text(path: Path, text: str, result: BundleResult) -> None:
         if path.exists() and path.read_bytes() == text.encode("utf-8"):
             result.unchanged.append(path)
             return
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomically(path, text)
     except OSError as err:
         raise InputError(f"cannot write {path}: {err.strerror or err}") from None
     result.written.append(path)

@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from mcv.errors import BackendError, CapabilityError, ServerUnavailable, UsageError
+from mcv.core.config import DEFAULT_MODEL
 from mcv.core.ollama.names import ModelName, full_name
 from mcv.packaging import existing
 from mcv.packaging.blobs import hash_and_upload, upload_missing
 from mcv.packaging.digest import DigestCache
 from mcv.packaging.events import Reporter
 
-DEFAULT_NAME = "minicpm-v"
 
 
 @dataclass
@@ -90,7 +90,7 @@ def target_names(name: str | None, pair) -> list[str]:
     """Full names to create, the precise one first."""
     from mcv.modelfile import render
 
-    base = name or DEFAULT_NAME
+    base = name or DEFAULT_MODEL
     parsed = ModelName.parse(base)  # validates; InputError if not a name
     if _has_explicit_tag(base):
         return [parsed.short()]

@@ -20,6 +20,7 @@ from concurrent.futures import Future, as_completed
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
+from mcv.core.atomic import write_atomically
 from mcv.errors import InputError
 
 CHUNK_SIZE = 1 << 20  # 1 MiB: large enough for full hashing speed, small for memory
@@ -203,8 +204,6 @@ class DigestCache:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self._entries, indent=0), encoding="utf-8")
-            os.replace(tmp, self.path)
+            write_atomically(self.path, json.dumps(self._entries, indent=0))
         except OSError:
             pass  # a cache that cannot be written only costs time

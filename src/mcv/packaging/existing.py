@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from mcv.errors import ModelNotFound
+from mcv.core.atomic import write_atomically
 from mcv.core.ollama.names import full_name, same_model
+from mcv.errors import ModelNotFound
 
 ABSENT, SAME, DIFFERENT = "absent", "same", "different"
 
@@ -77,9 +77,7 @@ class CreatedRecords:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self._data, indent=1, sort_keys=True), encoding="utf-8")
-            os.replace(tmp, self.path)
+            write_atomically(self.path, json.dumps(self._data, indent=1, sort_keys=True))
         except OSError:
             pass  # without the record a later create only asks for --force
 

@@ -1,4 +1,8 @@
-"""Get a generation's GGUF pair from Hugging Face into the HF cache.
+"""Get a generation's GGUF pair from Hugging Face into the HF cache, or find it there.
+
+Which files make the pair is decided from a listing, never from recorded
+names (mcv.packaging.hub_catalog): the Hub's listing of the generation's repo,
+or, offline, the files of the repo's cached 'main' snapshot.
 
 huggingface_hub does the transfer: its cache layout, locking, resume of a
 dropped connection (Range request) and size check. It does not hash what it
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Protocol
 
-from mcv.errors import BackendError, InputError, ServerUnavailable, first_line
+from mcv.errors import BackendError, InputError, McvError, ServerUnavailable, first_line
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -62,13 +66,17 @@ def _truthy(value: str | None) -> bool:
 
 @dataclass(frozen=True)
 class HubPair:
-    """Where a generation's pair lives on the Hub."""
+    """Where a generation's pair lives on the Hub (paths inside `repo`)."""
 
     generation_id: str
     quant: str
     repo: str
     llm_file: str
     projector_file: str
+    size: int | None = None  # both files, bytes, as the listing gave it; None from the cache
+
+    def files(self) -> str:
+        return f"{self.llm_file}, {self.projector_file}"
 
 
 @dataclass(frozen=True)
@@ -141,8 +149,8 @@ def download_file(
         raise BackendError(f"Hugging Face download of {filename} failed: {first_line(err)}") from None
     except OSError as err:  # disk full, size mismatch after retries, permissions
         raise BackendError(f"download of {filename} from {repo} failed: {first_line(err)}") from None
-    except Exception as err:  # httpx errors surface under several names across versions
-        if type(err).__module__.startswith(("httpx", "httpcore", "requests", "urllib3")):
+    except Exception as err:
+        if _is_transport_error(err):
             raise ServerUnavailable(
                 f"cannot reach {settings.endpoint} to download {filename} from {repo}: {first_line(err)}",
                 hint="check the network, or HF_ENDPOINT",
@@ -179,6 +187,107 @@ def _verify_lfs_blob(pointer: Path, filename: str, repo: str, environ: Mapping[s
     cache.store(blob, actual)
 
 
+def _is_transport_error(err: BaseException) -> bool:
+    # httpx (huggingface_hub 1.x+) and requests (0.x) errors, under several names across versions
+    return type(err).__module__.startswith(("httpx", "httpcore", "requests", "urllib3"))
+
+
+def list_repo_files(
+    repo: str, settings: HubSettings, *, note: Callable[[str], None] | None = None
+) -> dict[str, int | None]:
+    """{path: size} of every file in the repo's 'main' revision, from the Hub.
+
+    `note` hears about retries (huggingface_hub retries a refused connection
+    with a back-off before giving up).
+    """
+    from huggingface_hub import HfApi
+    from huggingface_hub import errors as hf_errors
+    from huggingface_hub.hf_api import RepoFile
+
+    try:
+        with _hub_log_as_notes(note):
+            entries = HfApi(endpoint=settings.endpoint).list_repo_tree(repo, recursive=True)
+            return {entry.path: entry.size for entry in entries if isinstance(entry, RepoFile)}
+    except hf_errors.OfflineModeIsEnabled:
+        raise InputError(
+            f"cannot list {repo}: HF_HUB_OFFLINE is set", hint="unset HF_HUB_OFFLINE to download"
+        ) from None
+    except hf_errors.RepositoryNotFoundError:
+        raise BackendError(
+            f"Hugging Face repository {repo!r} not found at {settings.endpoint}",
+            hint="a private or gated repository needs `hf auth login`",
+        ) from None
+    except hf_errors.RevisionNotFoundError:
+        raise BackendError(f"Hugging Face repository {repo!r} has no 'main' revision") from None
+    except hf_errors.HfHubHTTPError as err:
+        raise BackendError(f"listing {repo} on Hugging Face failed: {first_line(err)}") from None
+    except Exception as err:
+        if _is_transport_error(err):
+            raise ServerUnavailable(
+                f"cannot reach {settings.endpoint} to list {repo}: {first_line(err)}",
+                hint="check the network, or HF_ENDPOINT",
+            ) from None
+        raise
+
+
+def cached_repo_files(repo: str, settings: HubSettings) -> dict[str, Path]:
+    """{path: file} of the repo's cached 'main' snapshot; empty when none. No network.
+
+    huggingface_hub's cache layout: models--{org}--{name}/refs/main holds the
+    commit, snapshots/{commit}/{path} link to the blobs. Links whose blob is
+    gone (a removed corrupt download) do not count.
+    """
+    # huggingface_hub.file_download.repo_folder_name, without importing the library
+    repo_dir = settings.cache_dir / ("models--" + repo.replace("/", "--"))
+    try:
+        commit = (repo_dir / "refs" / "main").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return {}
+    snapshot = repo_dir / "snapshots" / commit
+    if not commit or not snapshot.is_dir():
+        return {}
+    found: dict[str, Path] = {}
+    for folder, _dirs, names in os.walk(snapshot):
+        for name in names:
+            path = Path(folder) / name
+            if path.is_file():
+                found[path.relative_to(snapshot).as_posix()] = path
+    return found
+
+
+def hub_pair(
+    generation_id: str | None = None,
+    quant: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    note: Callable[[str], None] | None = None,
+) -> HubPair:
+    """The pair to download for a generation and quantisation (defaults filled in).
+
+    Lists the generation's repo on the Hub; with HF_HUB_OFFLINE, its cached
+    snapshot instead (so a fetch that is already complete still works offline).
+    """
+    from mcv.packaging import hub_catalog
+
+    settings = HubSettings.from_environ(os.environ if environ is None else environ)
+    record = hub_catalog.generation(generation_id)
+    repo = record.hf_repo
+    if settings.offline:
+        cached = cached_repo_files(repo, settings)
+        if not cached:
+            raise InputError(
+                f"{repo} is not in the Hugging Face cache and HF_HUB_OFFLINE is set",
+                hint="unset HF_HUB_OFFLINE to download it",
+            )
+        picked = hub_catalog.pick_pair(cached, quant, f"the cached copy of {repo}")
+        return HubPair(record.id, picked.quant, repo, picked.llm, picked.projector)
+    listed = list_repo_files(repo, settings, note=note)
+    picked = hub_catalog.pick_pair(listed, quant, repo)
+    sizes = (listed[picked.llm], listed[picked.projector])
+    size = None if None in sizes else sum(sizes)  # type: ignore[arg-type]
+    return HubPair(record.id, picked.quant, repo, picked.llm, picked.projector, size)
+
+
 def fetch_pair(
     hub_pair: HubPair,
     environ: Mapping[str, str],
@@ -194,41 +303,31 @@ def fetch_pair(
     return FetchedPair(hub_pair, llm, projector)
 
 
-def cached_file(repo: str, filename: str, settings: HubSettings) -> Path | None:
-    """The cached copy of a file (latest 'main' snapshot), without network."""
-    from huggingface_hub import try_to_load_from_cache
-
-    try:
-        found = try_to_load_from_cache(repo_id=repo, filename=filename, cache_dir=str(settings.cache_dir))
-    except ValueError:
-        return None
-    if isinstance(found, str) and os.path.isfile(found):
-        return Path(found)
-    return None
-
-
 def find_cached_pair(
     generation_id: str | None = None,
     quant: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> tuple[Path, Path] | None:
-    """A complete (llm, projector) pair already in the HF cache, or None.
+    """A complete (llm, projector) pair already in the HF cache, or None. No network.
 
-    Looks at the requested generation (default: every known one, the default
-    generation first) and quantisation (default: the generation's default
-    first, then any other published one). No network.
+    Looks at the requested generation (default: every supported one, the
+    default generation first) and quantisation (default: Q4_K_M first, then
+    any other cached one), picking files as `hub_pair` does.
     """
     from mcv.packaging import hub_catalog
 
-    environ = os.environ if environ is None else environ
-    settings = HubSettings.from_environ(environ)
-    for candidate in hub_catalog.candidates(generation_id, quant):
-        projector = cached_file(candidate.repo, candidate.projector_file, settings)
-        if projector is None:
+    settings = HubSettings.from_environ(os.environ if environ is None else environ)
+    for record in hub_catalog.search_order(generation_id):
+        cached = cached_repo_files(record.hf_repo, settings)
+        if not cached:
             continue
-        llm = cached_file(candidate.repo, candidate.llm_file, settings)
-        if llm is not None:
-            return llm, projector
+        labels = [quant] if quant is not None else hub_catalog.quants_by_preference(cached)
+        for label in labels:
+            try:
+                picked = hub_catalog.pick_pair(cached, label, f"the cached copy of {record.hf_repo}")
+            except McvError:
+                continue  # not this quantisation, or no projector cached yet
+            return cached[picked.llm], cached[picked.projector]
     return None
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mcv.core.config import DEFAULT_MODEL
 from mcv.packaging.events import Reporter
-
-DEFAULT_LIBRARY_MODEL = "minicpm-v"  # the Ollama library's MiniCPM-V (2.6)
 
 
 @dataclass
@@ -29,7 +28,7 @@ def layer_label(digest: str) -> str:
     return f"pull {digest.split(':', 1)[-1][:12]}"
 
 
-def pull_model(client, name: str = DEFAULT_LIBRARY_MODEL, *, reporter: Reporter | None = None) -> PullResult:
+def pull_model(client, name: str = DEFAULT_MODEL, *, reporter: Reporter | None = None) -> PullResult:
     reporter = reporter or Reporter()
     result = PullResult(name)
     open_labels: list[str] = []  # started, not finished yet

@@ -1,13 +1,21 @@
 """`mcv setup`: make the default model usable, doing only what is missing.
 
+Which pair a model name stands for follows mcv.packaging.local_pairs: the
+default name `minicpm-v` is any MiniCPM-V pair (2.5 first),
+`minicpm-v:4.6-q8_0` exactly that generation and quantisation, a
+generation's ollama.com name such as `openbmb/minicpm-v4.5` that generation;
+`--generation`/`--quant` ask for a pair explicitly, whatever the name.
+
 With Ollama reachable:
   the model (config `model`, default minicpm-v) has vision -> nothing to do;
-  else a GGUF pair already in the Hugging Face cache -> create it (no download);
-  else `--generation` given -> fetch that pair from Hugging Face, create it;
+  else the pair it stands for is in the Hugging Face cache -> create it (no download);
+  else `--generation` given, or a name like minicpm-v:4.6-q8_0 -> fetch that
+  pair from Hugging Face, create it;
   else -> pull the name from the Ollama library.
 Without Ollama (the in-process llama.cpp backend will run the model):
-  the model is in Ollama's store on disk, or a pair is in the HF cache
-  -> nothing to do; else fetch the default generation's pair.
+  the model is in Ollama's store on disk, or its pair is in the HF cache
+  -> nothing to do; else fetch its pair (the default generation's for
+  minicpm-v); a name that is no MiniCPM-V pair's needs Ollama.
 
 A second run finds everything in place and says so.
 """
@@ -19,8 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
+from mcv.core.ollama.names import same_model
 from mcv.errors import CapabilityError, ModelNotFound, UsageError
 from mcv.packaging.events import Reporter
+from mcv.packaging.local_pairs import PairRequest
 
 
 @dataclass
@@ -68,7 +78,7 @@ def run_setup(
     with OllamaClient(host, environ=environ) as client:
         if client.is_running():
             return _with_ollama(client, host, model, options, environ, reporter, approve)
-    return _without_ollama(host, model, options, environ, reporter, approve)
+    return _without_ollama(host, model, config.get("model"), options, environ, reporter, approve)
 
 
 def _approver(options: SetupOptions, confirm: Confirm | None) -> Confirm:
@@ -77,9 +87,44 @@ def _approver(options: SetupOptions, confirm: Confirm | None) -> Confirm:
     return confirm
 
 
+def _explicit_request(options: SetupOptions) -> PairRequest | None:
+    if options.generation is None and options.quant is None:
+        return None
+    return PairRequest(options.generation, options.quant)
+
+
+def _cached(request: PairRequest | None, environ) -> tuple[Path, Path] | None:
+    from mcv.packaging import hf_fetch
+
+    if request is None:
+        return None
+    return hf_fetch.find_cached_pair(request.generation_id, request.quant, environ)
+
+
+def _download(
+    request: PairRequest, environ, reporter, approve, result, *, question: str, announce: str | None = None
+) -> tuple[Path, Path]:
+    """Ask, then fetch the pair `request` stands for from Hugging Face; record the action.
+
+    `question` and `announce` are templates over {files} and {repo}.
+    """
+    from mcv.core.units import format_bytes
+    from mcv.packaging import hf_fetch
+
+    hub_pair = hf_fetch.hub_pair(request.generation_id, request.quant, environ, note=reporter.note)
+    size = f" ({format_bytes(hub_pair.size)})" if hub_pair.size is not None else ""
+    if not approve(question.format(files=f"{hub_pair.llm_file} and {hub_pair.projector_file}{size}", repo=hub_pair.repo)):
+        raise UsageError("set-up cancelled", hint="or start Ollama (`ollama serve`) and run mcv setup again")
+    if announce:
+        reporter.note(announce.format(files=hub_pair.files(), repo=hub_pair.repo))
+    fetched = hf_fetch.fetch_pair(hub_pair, environ, progress=reporter)
+    result.actions.append(f"downloaded {hub_pair.repo}: {hub_pair.files()}")
+    return fetched.llm, fetched.projector
+
+
 def _with_ollama(client, host, model, options, environ, reporter, approve) -> SetupResult:
-    from mcv.packaging import hf_fetch, hub_catalog
     from mcv.packaging.create import create_model, load_pair
+    from mcv.packaging.local_pairs import pair_request
     from mcv.packaging.pull import pull_model
 
     result = SetupResult("ollama", model=model)
@@ -96,14 +141,13 @@ def _with_ollama(client, host, model, options, environ, reporter, approve) -> Se
         result.advice.append(f"mcv ask IMAGE 'question'   (model {model} at {host})")
         return result
 
-    cached = hf_fetch.find_cached_pair(options.generation, options.quant, environ)
-    if cached is None and options.generation is not None:
-        hub_pair = hub_catalog.hub_pair(options.generation, options.quant)
-        if not approve(f"Download {hub_pair.llm_file} and {hub_pair.projector_file} from {hub_pair.repo}?"):
-            raise UsageError("set-up cancelled")
-        fetched = hf_fetch.fetch_pair(hub_pair, environ, progress=reporter)
-        cached = (fetched.llm, fetched.projector)
-        result.actions.append(f"downloaded {hub_pair.repo}: {hub_pair.llm_file}, {hub_pair.projector_file}")
+    explicit = _explicit_request(options)
+    request = explicit or pair_request(model)
+    cached = _cached(request, environ)
+    # Hugging Face for a pair asked for by flags or by a precise name
+    # (minicpm-v:4.6-q8_0); plain names (minicpm-v, openbmb/minicpm-v4.5) are ollama.com's.
+    if cached is None and request is not None and (explicit is not None or request.quant is not None):
+        cached = _download(request, environ, reporter, approve, result, question="Download {files} from {repo}?")
     if cached is not None:
         pair = load_pair(list(cached))
         made = create_model(client, pair, name=model, host=host, reporter=reporter, environ=environ)
@@ -125,36 +169,45 @@ def _with_ollama(client, host, model, options, environ, reporter, approve) -> Se
     return result
 
 
-def _without_ollama(host, model, options, environ, reporter, approve) -> SetupResult:
-    from mcv.packaging import hf_fetch, hub_catalog, store
+def _without_ollama(host, model, configured_model, options, environ, reporter, approve) -> SetupResult:
+    from mcv.core.config import DEFAULT_MODEL
+    from mcv.core.local_pairs import find_pair
+    from mcv.modelfile.render import default_tag
+    from mcv.packaging import hub_catalog, local_pairs
     from mcv.packaging.create import load_pair
 
     result = SetupResult("llama")
-    found = None
-    if options.generation is None and options.quant is None:
-        found = store.model_files(model, environ=environ)  # pulled before, daemon not running now
+    explicit = _explicit_request(options)
+    if explicit is not None:
+        found = _cached(explicit, environ)
+    else:
+        pair = local_pairs.from_ollama_store(model, environ) or local_pairs.from_hf_cache(model, environ)
+        found = (pair.llm, pair.projector) if pair else None  # pulled before, daemon not running now
     if found is None:
-        found = hf_fetch.find_cached_pair(options.generation, options.quant, environ)
-    if found is None:
-        hub_pair = hub_catalog.hub_pair(options.generation, options.quant)
-        if not approve(
-            f"Ollama is not running at {host}. Download {hub_pair.llm_file} and "
-            f"{hub_pair.projector_file} from {hub_pair.repo} for the in-process engine?"
-        ):
-            raise UsageError("set-up cancelled", hint="or start Ollama (`ollama serve`) and run mcv setup again")
-        reporter.note(
-            f"Ollama is not running at {host}: downloading {hub_pair.repo} "
-            f"({hub_pair.llm_file}, {hub_pair.projector_file}) for the in-process engine"
+        request = explicit or local_pairs.pair_request(model)
+        if request is None:
+            raise ModelNotFound(
+                f"{model} is not in Ollama's store and Ollama is not running at {host} to pull it",
+                hint=f"start Ollama (`ollama serve`), or fetch MiniCPM-V: mcv setup --generation {hub_catalog.DEFAULT_GENERATION}",
+            )
+        found = _download(
+            request, environ, reporter, approve, result,
+            question=f"Ollama is not running at {host}. Download {{files}} from {{repo}} for the in-process engine?",
+            announce=f"Ollama is not running at {host}: downloading {{repo}} ({{files}}) for the in-process engine",
         )
-        fetched = hf_fetch.fetch_pair(hub_pair, environ, progress=reporter)
-        found = (fetched.llm, fetched.projector)
-        result.actions.append(f"downloaded {hub_pair.repo}: {hub_pair.llm_file}, {hub_pair.projector_file}")
-    load_pair(list(found))  # a broken cached pair is reported now, not at the first question
+    validated = load_pair(list(found))  # a broken cached pair is reported now, not at the first question
     result.llm, result.projector = found
     result.advice.append(f"Ollama is not running at {host}: mcv ask runs the model in process (llama.cpp)")
     result.advice.append(f"  LLM:       {found[0]}")
     result.advice.append(f"  projector: {found[1]}")
     if importlib.util.find_spec("llama_cpp") is None:
         result.advice.append("  install the engine first: pip install 'mcv[local]'")
-    result.advice.append("mcv ask --backend llama IMAGE 'question'")
+    runs_as = model
+    named = find_pair(model, local_pairs.SOURCES, environ, None) if explicit is not None else None
+    if explicit is not None and (named is None or (named.llm, named.projector) != tuple(found)):
+        # --generation/--quant chose a pair `model` does not name: say which name does
+        runs_as = f"{DEFAULT_MODEL}:{default_tag(validated)}"
+    choose = "" if same_model(runs_as, configured_model) else f" -m {runs_as}"
+    result.advice.append(f"mcv ask --backend llama{choose} IMAGE 'question'")
     return result
+

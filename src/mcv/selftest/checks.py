@@ -80,12 +80,11 @@ def check_ollama(host: str, model: str, environ: Mapping[str, str], report: Repo
             return
         try:
             version = client.version()
-            names = [str(m.get("name") or m.get("model")) for m in client.tags()]
+            vision = client.vision_models(limit=MAX_MODELS_INSPECTED)
         except McvError as err:
             report.checks.append(Check("ollama", FAIL, f"{host} answers but: {err.message}", hint=err.hint))
             return
         report.checks.append(Check("ollama", OK, f"version {version or '?'} at {host}"))
-        vision = [name for name in names[:MAX_MODELS_INSPECTED] if _has_vision(client, name)]
     if vision:
         wanted = any(same_model(model, name) for name in vision)
         detail = ", ".join(vision[:6]) + (f" (+{len(vision) - 6} more)" if len(vision) > 6 else "")
@@ -93,16 +92,7 @@ def check_ollama(host: str, model: str, environ: Mapping[str, str], report: Repo
         report.checks.append(Check("ollama vision models", OK if wanted else WARN, detail, hint=hint))
         report.ollama_ready = True
     else:
-        report.checks.append(
-            Check("ollama vision models", WARN, f"none among {len(names)} models", hint="`mcv setup` installs MiniCPM-V")
-        )
-
-
-def _has_vision(client, name: str) -> bool:
-    try:
-        return "vision" in client.capabilities(name)
-    except McvError:
-        return False
+        report.checks.append(Check("ollama vision models", WARN, "none installed", hint="`mcv setup` installs MiniCPM-V"))
 
 
 # --- llama-cpp-python -----------------------------------------------------------------
@@ -178,48 +168,42 @@ def _last_json_line(text: str) -> dict | None:
 # --- local GGUF pairs --------------------------------------------------------------------
 
 
-def check_local_pairs(model: str, environ: Mapping[str, str], config: Any, report: Report) -> None:
-    from mcv.core.backends.select import PAIR_SOURCES
-
-    for source, finder in PAIR_SOURCES:
+def check_local_pairs(settings, model: str, report: Report) -> None:
+    """Each place a local pair for `model` can come from (core/local_pairs.py), in the order `auto` tries them."""
+    for source in settings.pair_sources:
         try:
-            pair = finder(model, environ, config)
+            pair = source.find(model, settings.environ, settings.config)
         except McvError as err:
-            report.checks.append(Check(f"pair: {source}", FAIL, err.message, hint=err.hint))
+            report.checks.append(Check(f"pair: {source.name}", FAIL, err.message, hint=err.hint))
             continue
         if pair is None:
             continue
         try:
             generation = _identify(pair.llm, pair.projector)
         except McvError as err:
-            report.checks.append(Check(f"pair: {source}", FAIL, f"{pair.llm.name} + {pair.projector.name}: {err.message}"))
+            report.checks.append(Check(f"pair: {source.name}", FAIL, f"{pair.llm.name} + {pair.projector.name}: {err.message}"))
             continue
-        label = f"MiniCPM-V {generation}: " if generation else ""
-        report.checks.append(Check(f"pair: {source}", OK, f"{label}{pair.llm} + {pair.projector.name}"))
+        report.checks.append(Check(f"pair: {source.name}", OK, f"{generation.name}: {pair.llm} + {pair.projector.name}"))
         report.local_pair = True
     if not report.local_pair and not any(c.name.startswith("pair:") for c in report.checks):
+        where = ", ".join(source.name for source in settings.pair_sources)
         report.checks.append(
-            Check("local GGUF pair", WARN, "none found (config, Ollama store, HF cache)", hint="`mcv model fetch`")
+            Check("local GGUF pair", WARN, f"none is '{model}' ({where})", hint="`mcv model fetch`, or -m PATH.gguf")
         )
 
 
-def _identify(llm, projector) -> str | None:
-    """The generation id of a pair, when the identification module is available."""
-    try:
-        from mcv.modelfile.identify import validate_pair
-    except ModuleNotFoundError as err:
-        if err.name != "mcv.modelfile.identify":
-            raise
-        return None
-    return validate_pair(llm, projector).generation.id
+def _identify(llm, projector):
+    from mcv.modelfile.identify import validate_pair
+
+    return validate_pair(llm, projector).generation
 
 
-def run_checks(
-    *, host: str, model: str, environ: Mapping[str, str], config: Any, selftest: bool = True
-) -> Report:
+def run_checks(settings, *, selftest: bool = True) -> Report:
+    """Every check, for the settings' model and Ollama host."""
+    model = settings.config.get("model")
     report = Report()
-    check_ollama(host, model, environ, report)
+    check_ollama(settings.ollama_host(), model, settings.environ, report)
     if check_llama_cpp(report) and selftest:
-        check_selftest(environ, report)
-    check_local_pairs(model, environ, config, report)
+        check_selftest(settings.environ, report)
+    check_local_pairs(settings, model, report)
     return report

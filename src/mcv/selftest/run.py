@@ -1,7 +1,8 @@
 """Offline end-to-end check of the in-process backend (used by `mcv doctor`).
 
 Writes a tiny random-weight 2.5 pair into a temp folder, asks one question
-about one generated image through LlamaBackend, and reports what happened.
+about one generated image through the core session (the pair's path as the
+model, the in-process backend), and reports what happened.
 Run it as a subprocess (`python -m mcv.selftest.run`): a
 broken llama.cpp build can abort the process, and the doctor must still be
 able to say so. Prints one JSON object on stdout.
@@ -43,27 +44,27 @@ def sample_image(width: int = SELFTEST_IMAGE_SIZE[0], height: int = SELFTEST_IMA
 
 
 def run_selftest(directory: Path | None = None) -> dict[str, Any]:
-    """Run the check in this process; returns {"ok", "detail", ...}."""
-    from mcv.core.backends.base import ChatRequest, Message
-    from mcv.core.backends.llama.backend import LlamaBackend
+    """Run the check in this process, through the same core session every surface uses; returns {"ok", "detail", ...}."""
+    import os
+
+    from mcv.core.session import Session
+    from mcv.core.settings import Settings
     from mcv.modelfile import generations
     from mcv.selftest.tinypair import write_pair
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mcv-selftest-") as scratch:
-        llm, projector = write_pair(Path(directory or scratch), SELFTEST_GENERATION)
+        llm, _ = write_pair(Path(directory or scratch), SELFTEST_GENERATION)
         generation = generations.get(SELFTEST_GENERATION)
-        request = ChatRequest(
-            model="selftest",
-            messages=[Message("user", "What is in this picture?", (sample_image(),))],
-            options={"temperature": 0, "num_predict": 8, "seed": 1},
-        )
-        with LlamaBackend(llm, projector, generation, n_ctx=2048) as backend:
-            chunks = list(backend.chat(request))
-    final = chunks[-1]
-    metrics = final.metrics
+        # The user's config stays out of it: the check is of the engine, not of their settings.
+        environ = {**os.environ, "MCV_CONFIG": str(Path(scratch) / "no-config.toml")}
+        settings = Settings.load(environ, flags={"model": str(llm), "backend": "llama", "llama.n_ctx": 2048})
+        with Session(settings) as session:
+            session.parameters = session.parameters.merged(options={"temperature": 0, "num_predict": 8, "seed": 1})
+            done = session.ask([sample_image()], "What is in this picture?").result()
+    metrics = done.metrics
     image_tokens = (metrics.prompt_eval_count or 0) if metrics else 0
-    ok = bool(final.done and metrics and image_tokens >= generation.tokens_per_slice)
+    ok = bool(metrics and image_tokens >= generation.tokens_per_slice)
     return {
         "ok": ok,
         "generation": SELFTEST_GENERATION,
@@ -74,7 +75,7 @@ def run_selftest(directory: Path | None = None) -> dict[str, Any]:
             f"tiny {SELFTEST_GENERATION} pair answered about one image "
             f"({image_tokens} prompt tokens) in {time.perf_counter() - started:.2f} s"
             if ok
-            else f"the tiny pair did not answer as expected (final chunk: {final})"
+            else f"the tiny pair did not answer as expected ({done})"
         ),
     }
 
@@ -82,6 +83,8 @@ def run_selftest(directory: Path | None = None) -> dict[str, Any]:
 def main() -> int:
     try:
         result = run_selftest()
+    except ModuleNotFoundError as err:  # llama-cpp-python came without mcv's `local` extra
+        result = {"ok": False, "detail": f"the self-test needs {err.name}: pip install 'mcv[local]'"}
     except Exception as err:  # reported to the doctor, not raised: it prints the line
         result = {"ok": False, "detail": f"{type(err).__name__}: {err}"}
     sys.stdout.write(json.dumps(result) + "\n")

@@ -94,8 +94,9 @@ def write_pair(
         raise ValueError("vision_width and n_embd must be multiples of their head counts")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    llm_path = directory / (llm_name or gen.llm_file(quant_label))
-    mmproj_path = directory / (mmproj_name or gen.mmproj_file)
+    # llama.cpp's converter names (the published names vary by repo).
+    llm_path = directory / (llm_name or f"ggml-model-{quant_label}.gguf")
+    mmproj_path = directory / (mmproj_name or "mmproj-model-f16.gguf")
 
     import numpy as np
 

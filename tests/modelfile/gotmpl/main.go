@@ -1,21 +1,34 @@
-// Renders an Ollama Modelfile TEMPLATE the way Ollama's template.Execute does
-// for a Messages-range template (used by tests/modelfile/test_templates.py).
+// Builds the prompt Ollama's /api/chat builds for a model with a Modelfile
+// TEMPLATE (used by tests/modelfile/test_templates.py and test_two_renderers.py).
 //
-// stdin: {"template": "...", "messages": [{"role","content","thinking"}],
+// stdin: {"template": "...", "system": "<Modelfile SYSTEM>",
+//         "messages": [{"role","content","thinking","images": <count>}],
 //         "think": true|false|null}
 // stdout: {"prompt": "...", "think_tags": ["<open>", "<close>"]} or {"error": "..."}
 //
-// Mirrors (own code, same stdlib text/template engine as Ollama):
-//   - option missingkey=zero;
-//   - messages collated: consecutive same-role messages (except "tool") are
-//     merged with "\n\n", all system contents joined into .System;
-//   - data: System, Messages, Tools(nil), Response(""), Think, ThinkLevel, IsThinkSet;
-//   - think_tags: the first/last text of the list holding a .Thinking field
-//     inside a range over .Messages (Ollama's thinking-tag heuristic).
+// Mirrors, step by step (own code, same stdlib text/template engine; ollama/ollama
+// @ fb30760):
+//   - server/routes.go ChatHandler: the SYSTEM goes first when the first message
+//     is not a system message; a model with thinking tags gets think=true when
+//     the request leaves it out (thinking capability, CheckCapabilities);
+//   - server/prompt.go imageTaggedMessages: each image becomes [img-N] (N counts
+//     across the conversation), replacing a literal "[img]" in the content if
+//     there is one, else prefixed to the content (the runner then swaps each
+//     [img-N] for the media marker, llm/llama_server.go);
+//   - template/template.go Parse/Execute: option missingkey=zero; collate merges
+//     consecutive same-role messages (except "tool") with "\n\n" and joins all
+//     system contents into .System; data System, Messages, Tools(nil),
+//     Response(""), Think, ThinkLevel ("medium" for true, api.ThinkValue.String),
+//     IsThinkSet;
+//   - thinking/template.go InferTags: think_tags are the first/last text of the
+//     list holding a .Thinking field inside a range over .Messages.
+// Not mirrored: truncation to num_ctx and filterThinkTags (qwen3-family models
+// lose <think>...</think> from assistant turns before the last user message).
 package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"text/template"
@@ -26,12 +39,41 @@ type message struct {
 	Role     string `json:"role"`
 	Content  string `json:"content"`
 	Thinking string `json:"thinking"`
+	Images   int    `json:"images"`
 }
 
 type input struct {
 	Template string    `json:"template"`
+	System   string    `json:"system"`
 	Messages []message `json:"messages"`
 	Think    *bool     `json:"think"`
+}
+
+func withDefaultSystem(system string, msgs []message) []message {
+	if len(msgs) > 0 && msgs[0].Role != "system" && system != "" {
+		return append([]message{{Role: "system", Content: system}}, msgs...)
+	}
+	return msgs
+}
+
+func imageTagged(msgs []message) []message {
+	id := 0
+	out := make([]message, len(msgs))
+	for i, m := range msgs {
+		prefix, prompt := "", m.Content
+		for j := 0; j < m.Images; j++ {
+			tag := fmt.Sprintf("[img-%d]", id)
+			id++
+			if !strings.Contains(prompt, "[img]") {
+				prefix += tag
+			} else {
+				prompt = strings.Replace(prompt, "[img]", tag, 1)
+			}
+		}
+		m.Content = prefix + prompt
+		out[i] = m
+	}
+	return out
 }
 
 func collate(msgs []message) (string, []*message) {
@@ -147,14 +189,16 @@ func main() {
 		enc.Encode(map[string]string{"error": err.Error()})
 		return
 	}
-	system, msgs := collate(in.Messages)
+	tags := thinkTags(tmpl.Tree.Root)
+	if in.Think == nil && tags[0] != "" && tags[1] != "" {
+		t := true
+		in.Think = &t
+	}
+	system, msgs := collate(imageTagged(withDefaultSystem(in.System, in.Messages)))
 	think := in.Think != nil && *in.Think
 	level := ""
-	if in.Think != nil {
-		level = "true"
-		if !think {
-			level = "false"
-		}
+	if think {
+		level = "medium"
 	}
 	var sb strings.Builder
 	err = tmpl.Execute(&sb, map[string]any{
@@ -165,5 +209,5 @@ func main() {
 		enc.Encode(map[string]string{"error": err.Error()})
 		return
 	}
-	enc.Encode(map[string]any{"prompt": sb.String(), "think_tags": thinkTags(tmpl.Tree.Root)})
+	enc.Encode(map[string]any{"prompt": sb.String(), "think_tags": tags})
 }

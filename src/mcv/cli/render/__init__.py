@@ -1,11 +1,5 @@
-"""Rendering of answers, kept apart from the logic that produces them.
+"""Rendering, kept apart from the logic that produces what is shown.
 
-`pick_renderer(env, ...)` returns an object with `feed(chunk)` and
-`finish(metrics, error)`; ask (and later chat) only feed it chunks.
+stream.py  answer text: plain for pipes, live Markdown for terminals; metrics lines
+turn.py    one turn of the core session's events: answer on stdout, notes on stderr, --json
 """
-
-from __future__ import annotations
-
-from mcv.cli.render.stream import JsonRenderer, MarkdownRenderer, PlainRenderer, pick_renderer
-
-__all__ = ["JsonRenderer", "MarkdownRenderer", "PlainRenderer", "pick_renderer"]

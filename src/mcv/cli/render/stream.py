@@ -1,18 +1,16 @@
-"""Stream renderers: plain text for pipes, live Markdown for terminals, JSON.
+"""Answer renderers: plain text for pipes, live Markdown for terminals.
 
-A pipe gets the text exactly as it arrives (flushed per chunk) so `mcv ask
+A pipe gets the text exactly as it arrives (flushed per piece) so `mcv ask
 ... | tee` shows progress. A terminal gets rich Markdown re-rendered while it
-streams. `--json` prints one object at the end, with the partial answer and
-the error if the stream failed.
+streams. Both take text pieces (`feed`) and are told when the answer is over
+(`finish`), whether it ended well or not.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from typing import Any
 
-from mcv.core.backends.base import Chunk, Metrics
+from mcv.core.backends.base import Metrics
 
 
 class PlainRenderer:
@@ -20,13 +18,13 @@ class PlainRenderer:
         self.out = out
         self.text: list[str] = []
 
-    def feed(self, chunk: Chunk) -> None:
-        if chunk.text:
-            self.text.append(chunk.text)
-            self.out.write(chunk.text)
+    def feed(self, text: str) -> None:
+        if text:
+            self.text.append(text)
+            self.out.write(text)
             self.out.flush()
 
-    def finish(self, metrics: Metrics | None = None, error: str | None = None) -> None:
+    def finish(self) -> None:
         answer = "".join(self.text)
         if answer and not answer.endswith("\n"):
             self.out.write("\n")
@@ -53,10 +51,10 @@ class MarkdownRenderer:
         self._last = 0.0
         self._live = None  # a fresh Live per tail: a stopped one remembers its old height
 
-    def feed(self, chunk: Chunk) -> None:
-        if not chunk.text:
+    def feed(self, text: str) -> None:
+        if not text:
             return
-        self.text += chunk.text
+        self.text += text
         boundary = last_block_boundary(self.text)
         if boundary > self._committed:
             self._committed = boundary
@@ -65,7 +63,7 @@ class MarkdownRenderer:
         else:
             self._show_tail()
 
-    def finish(self, metrics: Metrics | None = None, error: str | None = None) -> None:
+    def finish(self) -> None:
         self._stop_live()
         if self.text.strip():
             self._print_new_lines(self.text)
@@ -124,48 +122,6 @@ def last_block_boundary(text: str) -> int:
         elif not stripped and not in_fence and line.endswith("\n"):
             boundary = position
     return boundary
-
-
-class JsonRenderer:
-    def __init__(self, out, *, model: str, backend: str, images: list[dict[str, Any]]) -> None:
-        self.out = out
-        self.model = model
-        self.backend = backend
-        self.images = images
-        self.text: list[str] = []
-        self.thinking: list[str] = []
-        self.done_reason: str | None = None
-
-    def feed(self, chunk: Chunk) -> None:
-        self.text.append(chunk.text)
-        if chunk.thinking:
-            self.thinking.append(chunk.thinking)
-        if chunk.done:
-            self.done_reason = chunk.done_reason
-
-    def finish(self, metrics: Metrics | None = None, error: str | None = None) -> None:
-        payload: dict[str, Any] = {
-            "answer": "".join(self.text),
-            "model": self.model,
-            "backend": self.backend,
-            "done_reason": self.done_reason,
-            "images": self.images,
-            "metrics": (metrics or Metrics()).as_dict(),
-        }
-        if self.thinking:
-            payload["thinking"] = "".join(self.thinking)
-        if error is not None:
-            payload["error"] = error
-        self.out.write(json.dumps(payload, ensure_ascii=False) + "\n")
-        self.out.flush()
-
-
-def pick_renderer(env, *, as_json: bool, markdown: bool, model: str, backend: str, images: list[dict[str, Any]]):
-    if as_json:
-        return JsonRenderer(env.stdout, model=model, backend=backend, images=images)
-    if env.stdout_isatty and markdown:
-        return MarkdownRenderer(env.console())
-    return PlainRenderer(env.stdout)
 
 
 def format_metrics(metrics: Metrics) -> str:

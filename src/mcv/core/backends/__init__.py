@@ -1,1 +1,2 @@
-"""Backends behind one small protocol (base.py): Ollama, llama.cpp, later OpenAI-compatible."""
+"""Engines behind one small protocol (base.py), chosen by name from the registry (registry.py):
+the Ollama daemon (ollama.py) and llama.cpp in process (llama/); later OpenAI-compatible servers."""

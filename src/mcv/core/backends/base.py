@@ -8,12 +8,46 @@ callers refuse early instead of failing mid-request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal, Protocol, runtime_checkable
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterator, Literal, Mapping, Protocol, runtime_checkable
 
 from mcv.core.images.types import PreparedImage
+from mcv.core.local_pairs import LocalPair
+from mcv.core.options import OPTION_TYPES, check_options
+from mcv.errors import UsageError
 
 Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Parameters:
+    """How an answer is produced, whatever the backend: the one description of
+    a request's settings. Config, flags, presets and chat commands all end up
+    here (`merged`); backends read it, nothing restates it."""
+
+    model: str
+    # Ollama option names and types (core/options.py), checked on creation;
+    # a backend refuses the ones it cannot honour (Capabilities.options).
+    options: Mapping[str, Any] = field(default_factory=dict)
+    # None, "json", or a JSON-schema dict: constrains the answer.
+    format: str | dict[str, Any] | None = None
+    keep_alive: str | int | None = None
+    # None leaves it to mcv's default (off for thinking models, see session.py).
+    think: bool | None = None
+    # False asks for the whole answer at once; backends still yield Chunks.
+    stream: bool = True
+
+    def __post_init__(self) -> None:
+        check_options(self.options)
+        if not (self.format is None or self.format == "json" or isinstance(self.format, dict)):
+            raise UsageError(f'format must be "json" or a JSON schema object, not {self.format!r}')
+
+    def merged(self, *, options: Mapping[str, Any] | None = None, **changes: Any) -> "Parameters":
+        """A copy with `options` laid over these options and every other change
+        that is not None applied (None means "not given", as with flags)."""
+        combined = {**self.options, **(options or {})}
+        given = {name: value for name, value in changes.items() if value is not None}
+        return replace(self, options=combined, **given)
 
 
 @dataclass(frozen=True)
@@ -23,19 +57,20 @@ class Message:
     images: tuple[PreparedImage, ...] = ()
 
 
-@dataclass
+@dataclass(frozen=True)
 class ChatRequest:
-    model: str
-    messages: list[Message]
-    # Ollama option names (temperature, top_p, num_ctx, num_predict, seed, ...);
-    # other backends map what they understand and ignore the rest.
-    options: dict[str, Any] = field(default_factory=dict)
-    # None, "json", or a JSON-schema dict: constrains the answer.
-    format: str | dict[str, Any] | None = None
-    keep_alive: str | int | None = None
-    think: bool | None = None
-    # False asks the backend for the whole answer at once; it still yields Chunks.
-    stream: bool = True
+    """What a backend answers: the conversation so far (a system message
+    first, if any) and the parameters."""
+
+    messages: tuple[Message, ...]
+    parameters: Parameters
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "messages", tuple(self.messages))
+
+    @property
+    def images(self) -> tuple[PreparedImage, ...]:
+        return tuple(image for message in self.messages for image in message.images)
 
 
 @dataclass
@@ -83,11 +118,16 @@ class Capabilities:
     streaming: bool = True
     thinking: bool = False
     in_process: bool = False
+    # Option names the backend honours for this model; any other is refused
+    # before sending, never dropped silently.
+    options: frozenset[str] = frozenset(OPTION_TYPES)
 
 
 @runtime_checkable
 class Backend(Protocol):
-    name: str  # "ollama", "llama", ...
+    name: str  # its registry name: "ollama", "llama", ...
+    where: str  # for people: "Ollama at http://127.0.0.1:11434", "in process (llama.cpp)"
+    pair: LocalPair | None  # the local GGUF pair that answers, for in-process engines
 
     def capabilities(self, model: str) -> Capabilities:
         """Raise ModelNotFound if the model is not there."""

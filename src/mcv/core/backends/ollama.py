@@ -1,70 +1,82 @@
 """OllamaBackend: the Backend protocol over the Ollama daemon's /api/chat.
 
-Requests become /api/chat payloads (system prompt as a `system` message,
-images as bare base64, options/format/keep_alive/think only when set); the
-NDJSON stream becomes `Chunk`s whose last one carries `done_reason` and the
-`Metrics` (Ollama omits zero fields, so missing stays None). A model without
-the `vision` capability is refused before any image is sent.
+Requests become /api/chat payloads (images as bare base64; options, format,
+keep_alive and think only when set; `stream` exactly as the request says);
+the NDJSON stream becomes `Chunk`s whose last one carries `done_reason` and
+the `Metrics` (Ollama omits zero fields, so missing stays None).
+
+`open_backend` is the registry's entry: it reaches the daemon and makes sure
+it has the model, so that "not running" and "no such model" are told apart
+(and the second lists the vision models the daemon does have).
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from mcv.core.backends.base import Capabilities, Chunk, ChatRequest, Metrics
-from mcv.errors import BackendError, CapabilityError, StreamError, UsageError
+from mcv.core.backends.base import Capabilities, ChatRequest, Chunk, Metrics
 from mcv.core.ollama.client import OllamaClient
-from mcv.core.options import check_options
+from mcv.modelfile.generations import ollama_message_content
+from mcv.errors import BackendError, CapabilityError, McvError, ModelNotFound, StreamError
+
+NAME = "ollama"
+GET_MODEL_HINT = "get it with `mcv model pull {model}`, or build one from GGUF files with `mcv model create LLM.gguf MMPROJ.gguf`"
+
+
+def open_backend(settings, model: str) -> "OllamaBackend":
+    """The daemon at the configured host, known to have `model`.
+
+    ServerUnavailable when nothing answers there; ModelNotFound (naming the
+    vision models it has) when the daemon lacks the model.
+    """
+    client = OllamaClient(settings.ollama_host(), environ=settings.environ)
+    backend = OllamaBackend(client)
+    try:
+        backend.capabilities(model)
+    except BaseException:
+        backend.close()
+        raise
+    return backend
 
 
 class OllamaBackend:
-    name = "ollama"
+    name = NAME
+    pair = None  # answers from the daemon's models, not from local files
 
-    def __init__(self, client: OllamaClient, *, stream: bool = True, own_client: bool = True) -> None:
+    def __init__(self, client: OllamaClient, *, own_client: bool = True) -> None:
         self.client = client
-        self.stream = stream
         self._own_client = own_client
         self._caps: dict[str, tuple[Capabilities, frozenset[str]]] = {}
 
-    @classmethod
-    def from_environment(
-        cls,
-        environ: Mapping[str, str],
-        *,
-        host: str | None = None,
-        config_host: str | None = None,
-        stream: bool = True,
-        **client_kwargs: Any,
-    ) -> "OllamaBackend":
-        client = OllamaClient.from_environment(
-            environ, flag=host, config_host=config_host, **client_kwargs
-        )
-        return cls(client, stream=stream)
+    @property
+    def where(self) -> str:
+        return f"Ollama at {self.client.base_url}"
 
     def capabilities(self, model: str) -> Capabilities:
         return self._capabilities(model)[0]
 
-    def chat(self, request: ChatRequest, *, stream: bool | None = None) -> Iterator[Chunk]:
+    def chat(self, request: ChatRequest) -> Iterator[Chunk]:
         """Check the request, then return the stream of chunks.
 
-        Refusals (unknown option, no vision, no thinking) are raised here,
-        before anything is sent to /api/chat. Close the returned iterator (or
-        let it finish) to release the connection; closing it early cancels
-        the generation on the daemon.
+        Refusals (no vision, no thinking) are raised here, before anything is
+        sent to /api/chat. Close the returned iterator (or let it finish) to
+        release the connection; closing it early cancels the generation on
+        the daemon.
         """
-        payload = build_chat_payload(request, stream=self.stream if stream is None else stream)
-        wants_images = any(m.images for m in request.messages)
-        if wants_images or request.think:
-            caps, listed = self._capabilities(request.model)
+        parameters = request.parameters
+        payload = build_chat_payload(request)
+        wants_images = bool(request.images)
+        if wants_images or parameters.think:
+            caps, listed = self._capabilities(parameters.model)
             if wants_images and not caps.vision:
                 raise CapabilityError(
-                    f"model '{request.model}' has no vision capability"
+                    f"model '{parameters.model}' has no vision capability"
                     f" (Ollama lists: {', '.join(sorted(listed)) or 'nothing'})",
                     hint="use a vision model (e.g. `minicpm-v`) or build one with `mcv model create`",
                 )
-            if request.think and not caps.thinking:
+            if parameters.think and not caps.thinking:
                 raise CapabilityError(
-                    f"model '{request.model}' has no thinking capability",
+                    f"model '{parameters.model}' has no thinking capability",
                     hint="leave out --think for this model",
                 )
         return self._chunks(payload)
@@ -73,9 +85,18 @@ class OllamaBackend:
         if self._own_client:
             self.client.close()
 
+    def __enter__(self) -> "OllamaBackend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _capabilities(self, model: str) -> tuple[Capabilities, frozenset[str]]:
         if model not in self._caps:
-            listed = frozenset(self.client.capabilities(model))
+            try:
+                listed = frozenset(self.client.capabilities(model))
+            except ModelNotFound:
+                raise self._not_found(model) from None
             caps = Capabilities(
                 vision="vision" in listed,
                 thinking="thinking" in listed,
@@ -85,6 +106,18 @@ class OllamaBackend:
             )
             self._caps[model] = (caps, listed)
         return self._caps[model]
+
+    def _not_found(self, model: str) -> ModelNotFound:
+        """The daemon runs but lacks `model`: say so, with what it has instead."""
+        try:
+            vision = self.client.vision_models()
+        except McvError:
+            vision = []
+        has = f"; its vision models: {', '.join(vision)}" if vision else "; it has no vision model yet"
+        return ModelNotFound(
+            f"model '{model}' is not in {self.where}{has}",
+            hint=GET_MODEL_HINT.format(model=model),
+        )
 
     def _chunks(self, payload: dict) -> Iterator[Chunk]:
         text: list[str] = []
@@ -117,28 +150,28 @@ class OllamaBackend:
         raise StreamError("Ollama ended the answer before it was done", partial="".join(text))
 
 
-def build_chat_payload(request: ChatRequest, *, stream: bool = True) -> dict[str, Any]:
+def build_chat_payload(request: ChatRequest) -> dict[str, Any]:
     """The /api/chat JSON for a request (fields Ollama would ignore are left out)."""
-    check_options(request.options)
-    if not (request.format is None or request.format == "json" or isinstance(request.format, dict)):
-        raise UsageError(f"format must be \"json\" or a JSON schema object, not {request.format!r}")
+    parameters = request.parameters
     messages = []
     for message in request.messages:
-        entry: dict[str, Any] = {"role": message.role, "content": message.content}
+        # One "[img]" per image before the text: Ollama swaps each for its image
+        # marker in place (server/prompt.go), so the model sees the layout it was
+        # trained on, the same one the in-process engine renders.
+        content = ollama_message_content(message.content, len(message.images))
+        entry: dict[str, Any] = {"role": message.role, "content": content}
         if message.images:
             entry["images"] = [image.b64() for image in message.images]
         messages.append(entry)
-    payload: dict[str, Any] = {"model": request.model, "messages": messages, "stream": stream}
-    if request.options:
-        payload["options"] = {
-            k: list(v) if isinstance(v, tuple) else v for k, v in request.options.items()
-        }
-    if request.format is not None:
-        payload["format"] = request.format
-    if request.keep_alive is not None:
-        payload["keep_alive"] = request.keep_alive
-    if request.think is not None:
-        payload["think"] = request.think
+    payload: dict[str, Any] = {"model": parameters.model, "messages": messages, "stream": parameters.stream}
+    if parameters.options:
+        payload["options"] = {k: list(v) if isinstance(v, tuple) else v for k, v in parameters.options.items()}
+    if parameters.format is not None:
+        payload["format"] = parameters.format
+    if parameters.keep_alive is not None:
+        payload["keep_alive"] = parameters.keep_alive
+    if parameters.think is not None:
+        payload["think"] = parameters.think
     return payload
 
 

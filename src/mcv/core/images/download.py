@@ -20,7 +20,7 @@ READ_TIMEOUT = 30.0  # between two chunks; the whole download has `total_timeout
 
 def download(url: str, label: str, limit: int, *, total_timeout: float = 60.0) -> bytes:
     """The body at `url`; InputError on HTTP errors, non-images, timeouts or more than `limit` bytes."""
-    from mcv.core._httpx import httpx
+    import httpx
 
     from mcv import __version__
 

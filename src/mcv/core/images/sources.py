@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from mcv.errors import InputError
 from mcv.core.images.types import ImageSource, PrepareSettings
+from mcv.core.units import format_bytes
 
 IMAGE_EXTENSIONS = frozenset(
     ".jpg .jpeg .jpe .jfif .png .apng .webp .gif .tif .tiff .bmp .dib .heic .heif .hif .avif .pdf".split()
@@ -136,17 +137,8 @@ def read_capped(stream: BinaryIO, label: str, limit: int) -> bytes:
 
 
 def too_big(label: str, limit: int, *, size: int | None = None) -> InputError:
-    what = f"{_human(size)}, over" if size is not None else "larger than"
+    what = f"{format_bytes(size)}, over" if size is not None else "larger than"
     return InputError(
-        f"{label}: {what} the {_human(limit)} limit for an image input",
+        f"{label}: {what} the {format_bytes(limit)} limit for an image input",
         hint="shrink or crop the image first",
     )
-
-
-def _human(n: int) -> str:
-    mib = 1024 * 1024
-    if n >= 10 * mib:
-        return f"{n // mib} MB"
-    if n >= mib:
-        return f"{n / mib:.1f} MB"
-    return f"{round(n / 1024)} KB" if n >= 1024 else f"{n} bytes"

@@ -28,7 +28,7 @@ class ImageSource:
 class PrepareSettings:
     max_pixels: int = MINICPMV_MAX_PIXELS  # output budget; larger images shrink, none grow
     jpeg_quality: int = 90
-    max_input_bytes: int = 100 * 1024 * 1024  # refused before decoding
+    max_input_bytes: int = 100_000_000  # refused before decoding
     max_decoded_pixels: int = 250_000_000  # refused before allocating (JPEG: after draft scaling)
     pages: str | None = None  # PDF page selection, e.g. "1-3,5"; None = page 1
     pdf_dpi: int = 144  # highest DPI a PDF page is rendered at; big pages render smaller to fit max_pixels
@@ -56,6 +56,19 @@ class PreparedImage:
     def b64(self) -> str:
         """Bare base64, as Ollama wants it (no `data:` prefix)."""
         return base64.b64encode(self.data).decode("ascii")
+
+    def summary(self) -> dict:
+        """What was prepared, without the bytes (for --json, logs, batch records)."""
+        return {
+            "label": self.label,
+            "width": self.width,
+            "height": self.height,
+            "source_width": self.source_width,
+            "source_height": self.source_height,
+            "mime": self.mime,
+            "bytes": len(self.data),
+            "notes": list(self.notes),
+        }
 
     def data_url(self) -> str:
         """A data URL, as OpenAI-compatible servers and llama.cpp handlers want it."""

@@ -22,19 +22,20 @@ import os
 import re
 from typing import Any, Callable, Iterator, Mapping
 
-from mcv.core._httpx import httpx
+import httpx
 
 from mcv import __version__
 from mcv.errors import (
     BackendError,
     InputError,
+    McvError,
     ModelNotFound,
     ServerUnavailable,
     StreamError,
     UsageError,
 )
 
-START_HINT = "start it with `ollama serve` (or set OLLAMA_HOST / --host)"
+START_HINT = "start it with `ollama serve`, or point OLLAMA_HOST / --host at the machine where it runs"
 UPLOAD_CHUNK = 1024 * 1024  # bytes read per step while streaming a blob
 _DIGEST = re.compile(r"sha256[:-]([0-9a-fA-F]{64})")
 _LOOPBACK_HOSTS = {"", "localhost", "127.0.0.1", "::1", "0.0.0.0", "::"}
@@ -116,6 +117,25 @@ class OllamaClient:
 
     def tags(self) -> list[dict]:
         return list(self._json("GET", "/api/tags").get("models") or [])
+
+    def vision_models(self, *, limit: int = 40) -> list[str]:
+        """Installed models that can see, by the names /api/tags lists.
+
+        /api/tags carries capabilities since Ollama 0.30; for older daemons
+        each model is asked with /api/show (at most `limit` of them).
+        """
+        names = []
+        for entry in self.tags()[:limit]:
+            name = str(entry.get("name") or entry.get("model") or "")
+            listed = entry.get("capabilities")
+            if not isinstance(listed, list):
+                try:
+                    listed = self.capabilities(name)
+                except McvError:
+                    continue
+            if "vision" in listed:
+                names.append(name)
+        return names
 
     def ps(self) -> list[dict]:
         return list(self._json("GET", "/api/ps").get("models") or [])
@@ -256,7 +276,7 @@ class OllamaClient:
 
     def _transport_error(self, err: httpx.HTTPError) -> BackendError | UsageError:
         if isinstance(err, (httpx.ConnectError, httpx.ConnectTimeout)):
-            return ServerUnavailable(f"cannot reach Ollama at {self.base_url}", hint=START_HINT)
+            return ServerUnavailable(f"Ollama is not running at {self.base_url} (nothing answers there)", hint=START_HINT)
         if isinstance(err, httpx.TimeoutException):
             return BackendError(f"Ollama at {self.base_url} did not answer in time")
         if isinstance(err, (httpx.UnsupportedProtocol, httpx.InvalidURL)):

@@ -10,3 +10,33 @@ output.py    the answer stream: stop strings held back, <think> split off
 
 Nothing here is imported until the backend answers its first request.
 """
+
+from __future__ import annotations
+
+
+NAME = "llama"
+NO_PAIR_HINT = (
+    "a local pair answers to its own names only: a .gguf path or folder (-m ./models/), "
+    "the configured model (`mcv config set llama.model PATH` and llama.mmproj), a model in Ollama's store, "
+    "or minicpm-v[:GENERATION-QUANT] for a pair `mcv model fetch` downloaded"
+)
+
+
+def open_backend(settings, model: str):
+    """The in-process engine on the local pair that is `model` (loaded on first use)."""
+    from mcv.errors import ModelNotFound
+
+    pair = settings.find_pair(model)
+    if pair is None:
+        raise ModelNotFound(f"no local GGUF pair is the model '{model}'", hint=NO_PAIR_HINT)
+    from mcv.core.backends.llama.backend import LlamaBackend
+
+    config = settings.config
+    return LlamaBackend(
+        pair.llm,
+        pair.projector,
+        n_ctx=config.get("llama.n_ctx"),
+        n_threads=config.get("llama.n_threads"),
+        n_gpu_layers=config.get("llama.n_gpu_layers") or 0,
+        source=pair.source,
+    )

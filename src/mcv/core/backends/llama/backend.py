@@ -21,7 +21,8 @@ from mcv.core.backends.base import Capabilities, ChatRequest, Chunk, Metrics
 from mcv.core.backends.llama.native import ImagePart, NativeModel, Piece, Tokenized, decode_rgb
 from mcv.core.backends.llama.output import AnswerStream
 from mcv.core.backends.llama.prompt import render, thinking_capable
-from mcv.core.backends.llama.sampling import SamplingPlan, build_sampler, grammar_for, plan
+from mcv.core.backends.llama.sampling import HONOURED_OPTIONS, SamplingPlan, build_sampler, grammar_for, plan
+from mcv.core.local_pairs import LocalPair
 from mcv.core.backends.llama.kv_cache import CacheRecord, ImageWork, TextWork, piece_keys, work_after
 from mcv.errors import BackendError, CapabilityError, InputError, StreamError
 
@@ -39,6 +40,7 @@ class LlamaBackend:
         n_threads: int | None = None,
         n_gpu_layers: int = 0,
         verbose: bool = False,
+        source: str = "path",
     ) -> None:
         self.llm_path = Path(llm_path)
         self.projector_path = Path(projector_path)
@@ -51,6 +53,7 @@ class LlamaBackend:
             pair = validate_pair(self.llm_path, self.projector_path)  # either order; InputError if not a pair
             self.llm_path, self.projector_path, generation = pair.llm, pair.projector, pair.generation
         self.generation = generation
+        self.source = source  # where the pair was found (core/local_pairs.py), for notes and --json
         self.n_ctx = n_ctx or generation.num_ctx
         self.n_threads = n_threads
         self.n_gpu_layers = n_gpu_layers
@@ -64,6 +67,14 @@ class LlamaBackend:
 
     # --- protocol ----------------------------------------------------------------
 
+    @property
+    def where(self) -> str:
+        return "in process (llama.cpp)"
+
+    @property
+    def pair(self) -> LocalPair:
+        return LocalPair(self.llm_path, self.projector_path, self.source, self.generation.name)
+
     def capabilities(self, model: str) -> Capabilities:
         return Capabilities(
             vision=True,
@@ -71,19 +82,21 @@ class LlamaBackend:
             streaming=True,
             thinking=thinking_capable(self.generation),
             in_process=True,
+            options=HONOURED_OPTIONS,
         )
 
     def chat(self, request: ChatRequest) -> Iterator[Chunk]:
         """Validate now (errors surface at the call), generate lazily."""
-        think = self._resolve_think(request.think)
+        parameters = request.parameters
+        think = self._resolve_think(parameters.think)
         parts = render(request.messages, self.generation, think=think)
-        sampling = plan(self.generation, request.options or {})
-        grammar = grammar_for(request.format)
-        n_ctx = request.options.get("num_ctx") if request.options else None
+        sampling = plan(self.generation, parameters.options)
+        grammar = grammar_for(parameters.format)
+        n_ctx = parameters.options.get("num_ctx")
         if n_ctx is not None and (isinstance(n_ctx, bool) or not isinstance(n_ctx, int) or n_ctx <= 0):
             raise InputError(f"option num_ctx must be a positive whole number, got {n_ctx!r}")
         box: list = []
-        stream = self._generate(parts, sampling, grammar, think, n_ctx, box, stream=getattr(request, "stream", True))
+        stream = self._generate(parts, sampling, grammar, think, n_ctx, box, stream=parameters.stream)
         box.append(weakref.ref(stream))
         return stream
 
@@ -163,7 +176,7 @@ class LlamaBackend:
 
     def prompt_pieces(self, request: ChatRequest) -> list[Piece]:
         """The request's prompt as llama.cpp evaluates it (text tokens, image chunks); evaluates nothing."""
-        parts = render(request.messages, self.generation, think=self._resolve_think(request.think))
+        parts = render(request.messages, self.generation, think=self._resolve_think(request.parameters.think))
         native = self.native
         with self._exclusive():
             images = [part.image for part in parts if isinstance(part, ImagePart)]

@@ -37,6 +37,10 @@ class SamplingPlan:
 
 _FLOATS = ("temperature", "top_p", "min_p", "typical_p", "repeat_penalty", "presence_penalty", "frequency_penalty")
 _INTS = ("top_k", "repeat_last_n", "seed", "num_predict")
+# What the in-process backend does something with: the sampler's options,
+# stop strings, and num_ctx (the model is reloaded at that size). The
+# runner options it has no use for (num_gpu, num_batch, ...) are refused.
+HONOURED_OPTIONS = frozenset((*_FLOATS, *_INTS, "stop", "num_ctx"))
 
 
 def _number(name: str, value: Any, kind: type) -> Any:

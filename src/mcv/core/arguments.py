@@ -1,0 +1,107 @@
+"""The text forms every surface accepts, turned into core values.
+
+`IMAGE... [PROMPT]` word lists, `KEY=VALUE` options, keep-alive durations
+and `--schema` arguments mean the same on the command line, in chat
+commands and in editor or desktop integrations, so they are parsed here once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from mcv.core.images.types import ImageSource
+from mcv.core.options import check_options
+from mcv.errors import InputError, UsageError
+
+
+def split_arguments(arguments: Sequence[str]) -> tuple[list[ImageSource], str | None]:
+    """`IMAGE... [PROMPT]`: what names a file, a URL or `-` is an image; the rest is the prompt.
+
+    Words left over are joined, so `mcv ask receipt.jpg read the total` works
+    unquoted. A word that looks like an image path but names no file is an
+    error rather than silently becoming part of the prompt.
+    """
+    from mcv.core.images.sources import looks_like_image_path, parse_image_arg
+
+    sources: list[ImageSource] = []
+    words: list[str] = []
+    for argument in arguments:
+        source = parse_image_arg(argument) if not words else None
+        if source is not None:
+            sources.append(source)
+            continue
+        if not words and looks_like_image_path(argument):
+            raise InputError(f"{argument}: no such file")
+        words.append(argument)
+    if sum(1 for source in sources if source.kind == "stdin") > 1:
+        raise UsageError("'-' (standard input) can be given only once")
+    prompt = " ".join(words).strip() or None
+    return sources, prompt
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """`KEY=VALUE` with VALUE read as JSON when it parses (numbers, true, lists)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise UsageError(f"--option expects KEY=VALUE, got {text!r}")
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        value = raw
+    if key == "stop":
+        # Repeated --option stop=X accumulate; a single one is still a list.
+        value = value if isinstance(value, list) else [str(value)]
+    return key, value
+
+
+def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """Repeated --option KEY=VALUE -> checked options (stop values accumulate)."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, value = parse_option(pair)
+        if key == "stop":
+            options.setdefault("stop", []).extend(value)
+        else:
+            options[key] = value
+    check_options(options)
+    return options
+
+
+def parse_keep_alive(text: str | None) -> str | int | None:
+    """Ollama takes a number of seconds or a Go duration string ("5m", "-1")."""
+    if text is None:
+        return None
+    stripped = text.strip()
+    try:
+        return int(stripped)
+    except ValueError:
+        pass
+    import re
+
+    if not re.fullmatch(r"-?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+", stripped):
+        raise UsageError(f"--keep-alive expects seconds or a duration like 5m or 1h, got {text!r}")
+    return stripped
+
+
+def load_schema(text: str) -> dict[str, Any] | str:
+    """--schema: inline JSON, a path to a JSON file, or the word `json`."""
+    if text == "json":
+        return "json"
+    from pathlib import Path
+
+    source = text
+    candidate = Path(text).expanduser()
+    if not text.lstrip().startswith("{") and candidate.is_file():
+        try:
+            source = candidate.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise UsageError(f"cannot read schema file {text}: {err}") from None
+    try:
+        schema = json.loads(source)
+    except ValueError as err:
+        raise UsageError(f"--schema is neither JSON nor a readable JSON file: {err}") from None
+    if not isinstance(schema, dict):
+        raise UsageError("--schema must be a JSON object (a JSON schema)")
+    return schema

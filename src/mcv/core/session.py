@@ -1,0 +1,223 @@
+"""The core session: the one way every surface asks MiniCPM-V something.
+
+    settings = Settings.load(environ, flags=..., pair_sources=...)
+    with Session(settings, stdin=...) as session:
+        session.parameters = session.parameters.merged(options={"num_ctx": 8192})
+        for event in session.ask([photo], "read the total"):
+            ...   # Routed, ImageReady, ThinkingChunk, TextChunk, then Done or Failed
+
+What happens in a turn, in order:
+1. images start preparing in a worker thread (Pillow decodes and resizes
+   without the GIL), while
+2. the engine for the model is chosen and probed (routing.py; once per
+   session and model) and the request is checked against what it can do:
+   vision for images, thinking, the options it honours;
+3. the answer streams as events; errors end the turn as `Failed` with the
+   typed McvError, so a surface shows them and decides what happens next.
+
+A session is used from one thread at a time; a batch opens one per worker.
+Closing a turn early (or Ctrl-C in the loop over it) closes the backend
+stream, which stops the generation.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, BinaryIO, Generator, Sequence
+
+from mcv.core.backends.base import Capabilities, ChatRequest, Parameters
+from mcv.core.events import Done, Event, Failed, ImageReady, Route, Routed, TextChunk, ThinkingChunk
+from mcv.core.images.types import ImageSource, PreparedImage, PrepareSettings
+from mcv.core.settings import Settings
+from mcv.errors import CapabilityError, McvError, StreamError, UsageError
+
+if TYPE_CHECKING:
+    from mcv.core.conversation import Conversation
+
+
+class Session:
+    def __init__(self, settings: Settings, *, stdin: BinaryIO | None = None) -> None:
+        self.settings = settings
+        self.stdin = stdin  # where an image named `-` is read from
+        # Defaults for every turn; surfaces change them (flags, presets, chat commands).
+        self.parameters: Parameters = settings.parameters()
+        self.prepare_settings: PrepareSettings = settings.prepare_settings()
+        self.system: str | None = settings.system()
+        self._route: Route | None = None
+        self._backend = None
+        self._announced = False
+
+    # --- asking ------------------------------------------------------------------
+
+    def ask(self, images: Sequence[ImageSource | PreparedImage], prompt: str | None = None) -> "Turn":
+        """One question about `images`: a conversation of one turn."""
+        return self.conversation().send(prompt, images)
+
+    def conversation(self, *, system: str | None = None) -> "Conversation":
+        from mcv.core.conversation import Conversation
+
+        return Conversation(self, system=self.system if system is None else system)
+
+    def prepare(self, sources: Sequence[ImageSource]) -> list[PreparedImage]:
+        """Prepare images now (InputError for an unusable one)."""
+        from mcv.core.images.prepare import prepare
+
+        images: list[PreparedImage] = []
+        for source in sources:
+            images.extend(prepare(source, self.prepare_settings, stdin=self.stdin))
+        return images
+
+    # --- the engine ----------------------------------------------------------------
+
+    def route(self, model: str | None = None) -> Route:
+        """Choose and open the engine for `model` (default: the session's), once."""
+        from mcv.core.ollama.names import same_model
+        from mcv.core.routing import open_route
+
+        model = model or self.parameters.model
+        if self._route is not None and (self._route.model == model or same_model(self._route.model, model)):
+            return self._route
+        self._close_backend()
+        self._route, self._backend = open_route(self.settings, model)
+        self._announced = False
+        return self._route
+
+    def capabilities(self, model: str | None = None) -> Capabilities:
+        self.route(model)
+        return self._backend.capabilities(model or self.parameters.model)
+
+    def close(self) -> None:
+        self._close_backend()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _close_backend(self) -> None:
+        backend, self._backend, self._route = self._backend, None, None
+        if backend is not None:
+            backend.close()
+
+    # --- one turn ----------------------------------------------------------------------
+
+    def _turn(self, conversation, prompt: str | None, sources: Sequence[ImageSource]) -> Generator[Event, None, None]:
+        parameters = self.parameters
+        preparing = _InBackground(self.prepare, sources) if sources else None
+        text: list[str] = []
+        try:
+            route = self.route(parameters.model)
+            if not self._announced:
+                self._announced = True
+                yield Routed(route)
+            capabilities = self._backend.capabilities(parameters.model)
+            image_count = len(conversation.images()) + len(conversation.pending) + len(sources)
+            parameters = settle(parameters, capabilities, route, image_count)
+            if preparing is not None:
+                new_images = preparing.result()
+                conversation.pending.extend(new_images)
+                for image in new_images:
+                    yield ImageReady(image)
+            request = ChatRequest(conversation.messages_with(prompt), parameters)
+            thinking: list[str] = []
+            final = None
+            stream = self._backend.chat(request)
+            try:
+                for chunk in stream:
+                    if chunk.thinking:
+                        thinking.append(chunk.thinking)
+                        yield ThinkingChunk(chunk.thinking)
+                    if chunk.text:
+                        text.append(chunk.text)
+                        yield TextChunk(chunk.text)
+                    if chunk.done:
+                        final = chunk
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()  # early exit (Ctrl-C, a closed turn): the engine stops generating
+            done = Done("".join(text), "".join(thinking), final.done_reason, final.metrics)
+            conversation.record(request.messages[-1], done.answer)
+            yield done
+        except McvError as err:
+            partial = err.partial if isinstance(err, StreamError) and err.partial else "".join(text)
+            yield Failed(err, partial)
+
+
+def settle(parameters: Parameters, capabilities: Capabilities, route: Route, image_count: int) -> Parameters:
+    """The request as this engine will run it, or a refusal before anything is sent or decoded.
+
+    Thinking is off unless asked for: Ollama turns it on by default for a
+    model that can think (MiniCPM-V 4.5), mcv's default is a direct answer,
+    so it says `think: false` explicitly; models that cannot think are sent
+    nothing (Ollama answers 400 to any `think` for them).
+    """
+    if image_count and not capabilities.vision:
+        raise CapabilityError(
+            f"model '{parameters.model}' has no vision capability, so it cannot look at images",
+            hint="use a vision model (e.g. -m minicpm-v), or package one with `mcv model create`",
+        )
+    if parameters.think and not capabilities.thinking:
+        raise CapabilityError(
+            f"model '{parameters.model}' has no thinking capability", hint="leave out --think for this model"
+        )
+    unsupported = sorted(set(parameters.options) - capabilities.options)
+    if unsupported:
+        raise UsageError(
+            f"option '{unsupported[0]}' is not supported {route.where}",
+            hint="supported here: " + ", ".join(sorted(capabilities.options)),
+        )
+    if parameters.think is None and capabilities.thinking:
+        return parameters.merged(think=False)
+    return parameters
+
+
+class Turn:
+    """The events of one turn; iterate once. `close()` ends it early, `result()` runs it to the end."""
+
+    def __init__(self, events: Generator[Event, None, None]) -> None:
+        self._events = events
+
+    def __iter__(self):
+        return self._events
+
+    def close(self) -> None:
+        self._events.close()
+
+    def result(self) -> Done:
+        """The finished answer; raises the turn's McvError if it failed."""
+        done = None
+        for event in self._events:
+            if isinstance(event, Failed):
+                raise event.error
+            if isinstance(event, Done):
+                done = event
+        assert done is not None, "a turn ends with Done or Failed"
+        return done
+
+
+class _InBackground:
+    """Run a function in a daemon thread; `result()` returns or re-raises.
+
+    A daemon thread, so an early error (daemon down) ends the process at once
+    instead of waiting for a large image to finish decoding.
+    """
+
+    def __init__(self, function, *args) -> None:
+        self._outcome: tuple[bool, object] | None = None
+        self._thread = threading.Thread(target=self._run, args=(function, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, function, args) -> None:
+        try:
+            self._outcome = (True, function(*args))
+        except BaseException as err:  # re-raised in the caller's thread
+            self._outcome = (False, err)
+
+    def result(self):
+        self._thread.join()
+        ok, value = self._outcome
+        if not ok:
+            raise value
+        return value

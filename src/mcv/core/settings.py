@@ -1,0 +1,79 @@
+"""A session's settings, resolved once: config file, environment and flags,
+plus where local GGUF pairs may be found.
+
+    settings = Settings.load(environ, flags={"model": "minicpm-v:2.5-q4_K_M"},
+                             pair_sources=mcv.packaging.local_pairs.SOURCES)
+
+Flags use the config key names (`mcv config show` lists them); what is not
+a config key (options, schema, think, stream, pages) is a per-request matter
+and merges into `Parameters` / `PrepareSettings` later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Iterable, Mapping
+
+from mcv.core.backends.base import Parameters
+from mcv.core.config import Config, load_config
+from mcv.core.images.types import PrepareSettings
+from mcv.core.local_pairs import CORE_SOURCES, LocalPair, PairSource, find_pair
+from mcv.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Settings:
+    config: Config
+    pair_sources: tuple[PairSource, ...] = CORE_SOURCES
+
+    @classmethod
+    def load(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        flags: Mapping[str, Any] | None = None,
+        pair_sources: Iterable[PairSource] = (),
+    ) -> "Settings":
+        """The core's own pair sources first, then the ones given (Ollama's store, the HF cache)."""
+        return cls(load_config(environ, flags), (*CORE_SOURCES, *pair_sources))
+
+    @property
+    def environ(self) -> Mapping[str, str]:
+        return self.config.environ
+
+    @property
+    def backend(self) -> str:
+        return self.config.get("backend")
+
+    def ollama_host(self) -> str:
+        """--host > OLLAMA_HOST > the config's `host` > Ollama's default."""
+        from mcv.core.ollama.host import resolve_host
+
+        return resolve_host(self.config.flags.get("host"), self.environ, self.config.configured("host"))
+
+    def parameters(self) -> Parameters:
+        """Every request's starting point: the model, keep_alive and temperature the user set up."""
+        from mcv.core.arguments import parse_keep_alive
+
+        temperature = self.config.get("temperature")
+        return Parameters(
+            model=self.config.get("model"),
+            options={"temperature": temperature} if temperature is not None else {},
+            keep_alive=parse_keep_alive(self.config.get("keep_alive")),
+        )
+
+    def system(self) -> str | None:
+        """The configured system prompt; None leaves the model's own default."""
+        return self.config.get("system")
+
+    def prepare_settings(self, *, pages: str | None = None, max_pixels: int | None = None) -> PrepareSettings:
+        """How images are prepared: the configured budget unless a preset or flag asks for another."""
+        budget = max_pixels if max_pixels is not None else self.config.get("images.max_pixels")
+        if budget <= 0:
+            raise UsageError("--max-pixels must be a positive number")
+        return replace(
+            PrepareSettings(), max_pixels=budget, jpeg_quality=self.config.get("images.jpeg_quality"), pages=pages
+        )
+
+    def find_pair(self, model: str) -> LocalPair | None:
+        return find_pair(model, self.pair_sources, self.environ, self.config)

@@ -1,0 +1,27 @@
+"""Sizes for people: SI units, as Ollama and Hugging Face print them."""
+
+import pytest
+
+from mcv.core.units import format_bytes
+
+
+@pytest.mark.parametrize(
+    "count, text",
+    [
+        (None, "?"),
+        (0, "0 bytes"),
+        (999, "999 bytes"),
+        (1000, "1.0 KB"),
+        (117_350, "117 KB"),
+        (1_048_576, "1.0 MB"),
+        (9_949_999, "9.9 MB"),
+        (101_000_000, "101 MB"),
+        (999_499_999, "999 MB"),
+        (999_500_000, "1.0 GB"),
+        (4_920_000_000, "4.9 GB"),
+        (16_100_000_000, "16 GB"),
+        (3_000_000_000_000_000, "3000 TB"),
+    ],
+)
+def test_format_bytes(count, text):
+    assert format_bytes(count) == text
