@@ -53,7 +53,7 @@ def test_real_subprocess_with_no_daemon(ollama_standin, local_env, photo_jpeg):
     assert proc.returncode == 0, proc.stderr
     # The metrics line of the in-process run (a random tiny model may stop at once: no tok/s then).
     assert re.search(r"^mcv: prompt \d+ tok .* total \d", proc.stderr, re.MULTILINE), proc.stderr
-    assert "answering with MiniCPM-Llama3-V 2.5 in process (llama.cpp), from the config:" in proc.stderr
+    assert "(nothing answers there); answering with MiniCPM-Llama3-V 2.5 in process (llama.cpp), from the config:" in proc.stderr
     assert "Traceback" not in proc.stderr and "llama_" not in proc.stderr  # llama.cpp kept quiet
 
 
@@ -82,7 +82,8 @@ def test_the_cached_pair_answers_for_minicpm_v_and_says_so(fetched_env, photo_jp
     assert pair["llm"].endswith("ggml-model-Q4_K_M.gguf") and pair["mmproj"].endswith("mmproj-model-f16.gguf")
     assert payload["fallback_from"].startswith("Ollama is not running at")
     (note,) = [line for line in result.stderr.splitlines() if "answering with" in line]
-    assert note.startswith("mcv: answering with MiniCPM-Llama3-V 2.5 in process (llama.cpp), from the hugging face cache:")
+    assert note.startswith("mcv: Ollama is not running at ")
+    assert "; answering with MiniCPM-Llama3-V 2.5 in process (llama.cpp), from the hugging face cache:" in note
     assert pair["llm"] in note
 
 

@@ -60,6 +60,24 @@ def test_capabilities_fall_back_for_daemons_without_the_field(client, monkeypatc
     assert client.capabilities("old") == {"completion"}
 
 
+def test_vision_models_from_tags_or_from_show(client, ollama_standin, monkeypatch):
+    ollama_standin.add_model("minicpm-v")
+    ollama_standin.add_model("textonly", capabilities=("completion",))
+    ollama_standin.add_model("llava:13b")
+    assert client.vision_models() == ["minicpm-v:latest", "llava:13b"]
+    assert not ollama_standin.requests_to("/api/show")  # /api/tags listed them (Ollama >= 0.30)
+
+    # An older daemon lists no capabilities: each model is asked, a broken one skipped.
+    plain = [{k: v for k, v in entry.items() if k != "capabilities"} for entry in client.tags()]
+    plain.append({"name": "gone:latest"})
+    monkeypatch.setattr(client, "tags", lambda: plain)
+    assert client.vision_models() == ["minicpm-v:latest", "llava:13b"]
+    assert [r.json["model"] for r in ollama_standin.requests_to("/api/show")] == [
+        "minicpm-v:latest", "textonly:latest", "llava:13b", "gone:latest",
+    ]
+    assert client.vision_models(limit=1) == ["minicpm-v:latest"]
+
+
 def test_delete(client, ollama_standin):
     ollama_standin.add_model("gone")
     client.delete("gone")

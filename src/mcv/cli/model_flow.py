@@ -180,14 +180,11 @@ def ls(env, *, host: str | None, as_json: bool) -> None:
     with _client(env, _host(env, host)) as client:
         rows = []
         for entry in client.tags():
-            model_name = str(entry.get("name") or entry.get("model") or "")
-            caps = entry.get("capabilities")
-            capabilities = set(caps) if isinstance(caps, list) else client.capabilities(model_name)
             details = entry.get("details") or {}
             rows.append(
                 {
-                    "name": model_name,
-                    "vision": "vision" in capabilities,
+                    "name": str(entry.get("name") or entry.get("model") or ""),
+                    "vision": "vision" in client.entry_capabilities(entry),
                     "size": entry.get("size"),
                     "family": details.get("family"),
                     "quantization": details.get("quantization_level"),

@@ -67,8 +67,8 @@ class TurnView:
         record.update(route.as_dict())
         # An answer from local files is worth a line: which pair, and why not the daemon.
         if route.pair is not None or self.verbose:
-            because = f" ({route.fallback_from})" if route.fallback_from else ""
-            self.env.note(f"answering with {route.describe()}{because}")
+            because = f"{route.fallback_from}; " if route.fallback_from else ""
+            self.env.note(f"{because}answering with {route.describe()}")
 
     def _image(self, image, record: dict[str, Any]) -> None:
         record.setdefault("images", []).append(image.summary())

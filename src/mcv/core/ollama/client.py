@@ -118,23 +118,24 @@ class OllamaClient:
     def tags(self) -> list[dict]:
         return list(self._json("GET", "/api/tags").get("models") or [])
 
-    def vision_models(self, *, limit: int = 40) -> list[str]:
-        """Installed models that can see, by the names /api/tags lists.
+    def entry_capabilities(self, entry: Mapping[str, Any]) -> set[str]:
+        """The capabilities of an /api/tags entry: listed there since Ollama
+        0.30, asked with /api/show from older daemons."""
+        listed = entry.get("capabilities")
+        if isinstance(listed, list):
+            return {str(c) for c in listed}
+        return self.capabilities(str(entry.get("name") or entry.get("model") or ""))
 
-        /api/tags carries capabilities since Ollama 0.30; for older daemons
-        each model is asked with /api/show (at most `limit` of them).
-        """
+    def vision_models(self, *, limit: int = 40) -> list[str]:
+        """Installed models that can see, by the names /api/tags lists (at most `limit` looked at)."""
         names = []
         for entry in self.tags()[:limit]:
-            name = str(entry.get("name") or entry.get("model") or "")
-            listed = entry.get("capabilities")
-            if not isinstance(listed, list):
-                try:
-                    listed = self.capabilities(name)
-                except McvError:
-                    continue
-            if "vision" in listed:
-                names.append(name)
+            try:
+                can_see = "vision" in self.entry_capabilities(entry)
+            except McvError:  # one broken model does not hide the others
+                continue
+            if can_see:
+                names.append(str(entry.get("name") or entry.get("model") or ""))
         return names
 
     def ps(self) -> list[dict]:

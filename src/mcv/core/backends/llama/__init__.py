@@ -15,10 +15,10 @@ from __future__ import annotations
 
 
 NAME = "llama"
+# A pair answers only to its own names (core/local_pairs.py), so the hint says how to name one.
 NO_PAIR_HINT = (
-    "a local pair answers to its own names only: a .gguf path or folder (-m ./models/), "
-    "the configured model (`mcv config set llama.model PATH` and llama.mmproj), a model in Ollama's store, "
-    "or minicpm-v[:GENERATION-QUANT] for a pair `mcv model fetch` downloaded"
+    "run a GGUF pair in process: -m PATH.gguf (or a folder holding the pair), "
+    "`mcv config set llama.model PATH` and llama.mmproj, or `mcv model fetch` then -m minicpm-v"
 )
 
 
