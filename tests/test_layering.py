@@ -33,6 +33,8 @@ _MODULE_STRING = re.compile(r"^mcv(\.[a-z_]+)+$")
 
 def room_of(module: str) -> str | None:
     """The room a module is in; None for the package itself (`from mcv import __version__`)."""
+    if "<relative import" in module:
+        return "<relative imports are not allowed>"
     parts = module.split(".")
     if parts[0] != "mcv" or len(parts) < 2:
         return None
@@ -48,7 +50,9 @@ def imported_modules(path: Path) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        elif isinstance(node, ast.ImportFrom) and node.level > 0:
+            found.add(f"mcv.<relative import in {path.name}>")  # spelled out, an arrow cannot hide
+        elif isinstance(node, ast.ImportFrom) and node.module:
             found.add(node.module)
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and _MODULE_STRING.match(node.value):
@@ -84,8 +88,11 @@ def test_the_checker_sees_lazy_and_string_imports(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text(
         "def f():\n    from mcv.packaging.store import model_files\n"
-        "X = 'mcv.cli.main'\nimport mcv.errors\n"
+        "X = 'mcv.cli.main'\nimport mcv.errors\nfrom .. import cli\n"
     )
-    assert imported_modules(sample) == {
+    found = imported_modules(sample)
+    assert found == {
         "mcv.packaging.store", "mcv.packaging.store.model_files", "mcv.cli.main", "mcv.errors",
+        "mcv.<relative import in sample.py>",
     }
+    assert room_of("mcv.<relative import in sample.py>") not in ALLOWED

@@ -143,7 +143,7 @@ def test_model_missing_and_daemon_down_are_told_apart(daemon, photo_jpeg):
     assert missing.exit_code == 1
     assert missing.stderr.splitlines() == [
         f"mcv: error: model 'nope' is not in Ollama at {standin.url}; its vision models: minicpm-v:latest, llava:13b",
-        "mcv: hint: get it with `mcv model pull nope`, or build one from GGUF files with `mcv model create LLM.gguf MMPROJ.gguf`",
+        "mcv: hint: get it with `mcv model pull nope`, or make it from GGUF files with `mcv model create nope LLM.gguf MMPROJ.gguf`",
     ]
     assert not standin.requests_to("/api/chat")
     standin.stop()
@@ -302,3 +302,40 @@ def test_animated_gif_says_which_frame_is_used(daemon, tmp_path):
     assert "anim.gif: animated GIF: first of 3 frames used" in result.stderr
     (sent,) = sent_images(standin)
     assert sent.convert("RGB").getpixel((10, 10))[0] > 200  # the red first frame
+
+
+def test_a_reader_that_goes_away_is_no_error(ollama_standin, mcv_env, photo_jpeg):
+    """`mcv ask ... | head -c 3`: exit 0, no traceback, and the engine stops generating."""
+    ollama_standin.add_model("minicpm-v", answer=" ".join(f"w{i}" for i in range(300)), delay=0.02)
+    mcv_env.update(OLLAMA_HOST=ollama_standin.url, MCV_BACKEND="ollama")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mcv", "ask", str(photo_jpeg)],
+        env=_subprocess_env(mcv_env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdout.read(3) == b"w0 "
+    proc.stdout.close()  # the reader is gone
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=30) == 0, err
+    assert err == ""
+    chat = ollama_standin.requests_to("/api/chat")[-1]
+    assert ollama_standin.wait_for(chat.finished.is_set)
+    assert chat.cancelled
+
+
+def test_bad_input_is_refused_before_any_engine_is_asked(ollama_standin, mcv_env, photo_jpeg, tmp_path):
+    """A text file or a bad page selection is the user's to fix: exit 2, and the daemon is never contacted."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("shopping list\nmilk\n")
+    mcv_env.update(OLLAMA_HOST=ollama_standin.url, MCV_BACKEND="auto")
+    for args, message in (
+        ([str(notes)], f"{notes}: text, not an image"),
+        ([str(photo_jpeg), "--pages", "0"], "--pages: bad page range '0'"),
+        ([str(photo_jpeg), "--pages", "x"], "--pages: bad page selection 'x'"),
+    ):
+        result = run_mcv(["ask", *args], environ=mcv_env)
+        assert result.exit_code == 2, result.stderr
+        assert result.stderr.splitlines()[0].startswith(f"mcv: error: {message}")
+    assert ollama_standin.requests == []
+    ollama_standin.stop()
+    down = run_mcv(["ask", str(notes)], environ=mcv_env)
+    assert down.exit_code == 2 and "notes.txt" in down.stderr.splitlines()[0]

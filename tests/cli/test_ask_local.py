@@ -94,6 +94,6 @@ def test_the_cached_pair_never_answers_for_another_model(fetched_env, photo_jpeg
     first, hint = result.stderr.splitlines()
     assert first == (
         f"mcv: error: Ollama is not running at {ollama_standin.url} (nothing answers there), "
-        "and no local GGUF pair is the model 'llava:13b'"
+        "and no local GGUF pair for 'llava:13b'"
     )
     assert hint.startswith("mcv: hint: start it with `ollama serve`")

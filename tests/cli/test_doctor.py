@@ -39,7 +39,7 @@ def test_local_pair_and_self_test_make_it_healthy(env, tiny_pair_factory):
     result = run_mcv(["doctor"], environ=env)
     checks = lines(result)
     assert result.exit_code == 0, result.stdout
-    assert checks["ollama"].startswith("! not reachable at http://127.0.0.1:")
+    assert checks["ollama"].startswith("! not running at http://127.0.0.1:")
     assert checks["llama-cpp-python"].startswith("✓ 0.3.")
     assert checks["self-test"].startswith("✓ tiny 2.5 pair answered about one image")
     assert checks["pair: config"] == f"✓ MiniCPM-Llama3-V 2.5: {llm} + {projector.name}"
@@ -52,7 +52,7 @@ def test_nothing_to_run_is_exit_1_with_advice(env):
     result = run_mcv(["doctor"], environ=env)
     checks = lines(result)
     assert result.exit_code == 1
-    assert checks["local GGUF pair"] == "! none is 'minicpm-v' (path, config, ollama store, hugging face cache)"
+    assert checks["local GGUF pair"] == "! none for 'minicpm-v' (looked in: path, config, ollama store, hugging face cache)"
     assert checks["summary"] == "✗ no way to run MiniCPM-V yet"
     assert "mcv model fetch" in result.stdout
 

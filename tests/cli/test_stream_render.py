@@ -44,6 +44,22 @@ def test_code_fence_with_blank_lines_stays_one_block():
     assert [line.strip() for line in seen if line.strip()] == ["Intro.", "x = 1", "y = 2", "After."]
 
 
+def test_ctrl_c_echoed_by_the_terminal_leaves_no_stale_line():
+    """The tty echoes "^C" at the cursor when the user interrupts; the live tail
+    must still be erased whole, so the answer so far appears exactly once."""
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=60, height=10, color_system=None)
+    renderer = MarkdownRenderer(console)
+    renderer.refresh_interval = 0
+    text = "First paragraph, finished.\n\nA second paragraph that is still being written when"
+    for start in range(0, len(text), 4):
+        renderer.feed(text[start : start + 4])
+    out.write("^C")  # what the terminal itself prints, at the cursor
+    renderer.finish()
+    seen = [line for line in terminal_text(out.getvalue()) if line.strip()]
+    assert seen == ["First paragraph, finished.", "A second paragraph that is still being written when"]
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [

@@ -45,7 +45,7 @@ def run(backend, request):
 def test_is_a_backend(backend):
     assert isinstance(backend, Backend)
     caps = backend.capabilities("anything")
-    assert caps.vision and caps.in_process and caps.json_schema and not caps.thinking
+    assert caps.vision and caps.json_schema and not caps.thinking and "num_batch" not in caps.options and "num_ctx" in caps.options
 
 
 def test_generation_is_identified_from_the_files(backend):

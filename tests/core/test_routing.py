@@ -12,7 +12,7 @@ import pytest
 from mcv.core.backends.base import ChatRequest, Message, Parameters
 from mcv.core.routing import open_route
 from mcv.core.settings import Settings
-from mcv.errors import ModelNotFound, ServerUnavailable, UsageError
+from mcv.errors import InputError, ModelNotFound, ServerUnavailable, UsageError
 from support.net import closed_port
 
 
@@ -67,7 +67,7 @@ def test_auto_falls_back_when_ollama_is_down_and_answers(environ, pair):
 def test_the_configured_pair_is_only_the_configured_model(environ, pair):
     with pytest.raises(ServerUnavailable) as caught:
         open_route(settings(environ, pair=pair), "llava:13b")
-    assert "no local GGUF pair is the model 'llava:13b'" in caught.value.message
+    assert "no local GGUF pair for 'llava:13b'" in caught.value.message
     environ["MCV_MODEL"] = "my-vision"
     route, backend = open_route(settings(environ, pair=pair), "my-vision:latest")  # the same name to Ollama
     with backend:
@@ -98,7 +98,7 @@ def test_forced_llama_never_contacts_the_daemon(ollama_standin, environ, pair):
 
 
 def test_forced_llama_without_a_pair_is_an_error(environ):
-    with pytest.raises(ModelNotFound, match="no local GGUF pair is the model 'minicpm-v'"):
+    with pytest.raises(ModelNotFound, match="no local GGUF pair for 'minicpm-v'"):
         open_route(settings(environ, "llama"), "minicpm-v")
 
 
@@ -127,10 +127,65 @@ def test_unknown_backend(environ):
     assert caught.value.hint == "choose auto, ollama, llama"
 
 
-def test_routing_imports_no_llama_cpp_until_a_pair_answers():
+def test_opening_the_in_process_engine_loads_no_llama_cpp_until_it_answers(environ, pair):
     code = (
-        "import sys; from mcv.core.routing import open_route; from mcv.core.session import Session\n"
-        "assert 'llama_cpp' not in sys.modules and 'numpy' not in sys.modules, sorted(sys.modules)\n"
+        "import sys; from mcv.core.routing import open_route; from mcv.core.settings import Settings\n"
+        "route, backend = open_route(Settings.load(), 'minicpm-v')\n"
+        "assert route.backend == 'llama', route\n"
+        "print(sorted(m for m in ('llama_cpp', 'numpy', 'gguf') if m in sys.modules))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ})
+    env = {**os.environ, **environ, "MCV_BACKEND": "llama", "MCV_LLAMA_MODEL": str(pair[0]), "MCV_LLAMA_MMPROJ": str(pair[1])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_naming_one_gguf_takes_its_projector_among_several_quants(environ, pair, tmp_path):
+    """After fetching two quantisations a folder holds two LLMs and one projector."""
+    import shutil
+
+    folder = tmp_path / "two-quants"
+    folder.mkdir()
+    for name, src in (("ggml-model-Q4_K_M.gguf", pair[0]), ("ggml-model-Q8_0.gguf", pair[0]), ("mmproj-model-f16.gguf", pair[1])):
+        shutil.copyfile(src, folder / name)
+    route, backend = open_route(settings(environ, "llama"), str(folder / "ggml-model-Q8_0.gguf"))
+    with backend:
+        assert (route.pair.llm.name, route.pair.projector.name) == ("ggml-model-Q8_0.gguf", "mmproj-model-f16.gguf")
+    with pytest.raises(InputError, match="several LLM files") as caught:
+        open_route(settings(environ, "llama"), f"{folder}/")  # the folder alone is ambiguous
+    assert caught.value.hint == "name the LLM file: -m FOLDER/FILE.gguf"
+    with pytest.raises(InputError, match="several LLMs beside this projector") as caught:
+        open_route(settings(environ, "llama"), str(folder / "mmproj-model-f16.gguf"))
+    assert caught.value.hint == "name the LLM file instead"
+
+
+def test_an_existing_folder_named_like_a_model_is_not_taken_for_a_path(ollama_standin, environ, pair, tmp_path, monkeypatch):
+    import shutil
+
+    (tmp_path / "mypair").mkdir()
+    for src in pair:
+        shutil.copy(src, tmp_path / "mypair")
+    monkeypatch.chdir(tmp_path)
+    environ["OLLAMA_HOST"] = ollama_standin.url
+    with pytest.raises(ModelNotFound) as caught:
+        open_route(settings(environ), "mypair")
+    assert caught.value.hint.startswith("to run the GGUF pair in the folder 'mypair', write it as ./mypair/")
+    asked = len(ollama_standin.requests)
+    route, backend = open_route(settings(environ), "mypair/")
+    with backend:
+        assert route.pair.source == "path" and len(ollama_standin.requests) == asked  # a path skips the daemon
+
+
+def test_another_model_in_the_ollama_store_with_the_daemon_down(environ, tiny_pair_factory):
+    """llava pulled into Ollama, daemon stopped: its files are no MiniCPM-V pair, and the error says both things."""
+    from mcv.packaging.local_pairs import SOURCES
+    from support.ollama_store import write_store_model
+
+    llm25, _ = tiny_pair_factory("2.5")
+    _, projector26 = tiny_pair_factory("2.6")  # a pair that does not belong together stands in for llava's files
+    write_store_model(Path(environ["OLLAMA_MODELS"]), "registry.ollama.ai/library/llava/13b", llm25, projector26)
+    with pytest.raises(ServerUnavailable) as caught:
+        open_route(Settings.load(environ, pair_sources=SOURCES), "llava:13b")
+    message = caught.value.message
+    assert message.startswith("Ollama is not running at ")
+    assert ", and 'llava:13b' in the ollama store is not a MiniCPM-V pair the in-process engine can run (" in message

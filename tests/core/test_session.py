@@ -133,7 +133,7 @@ def test_auto_answers_in_process_only_for_the_model_the_pair_is(local_environ, p
     with Session(Settings.load(local_environ, flags={"model": "llava:13b"})) as session:
         error = failure(session, [source(photo_jpeg)]).error
     assert isinstance(error, ServerUnavailable)
-    assert "not running" in error.message and "no local GGUF pair is the model 'llava:13b'" in error.message
+    assert "not running" in error.message and "no local GGUF pair for 'llava:13b'" in error.message
     assert "ollama serve" in error.hint and "mcv model fetch" in error.hint
 
 
@@ -172,11 +172,16 @@ def test_thinking_is_off_unless_asked_for(environ, ollama_standin, photo_jpeg):
     assert events[-1].thinking and events[-1].answer == "Forty-two."
 
 
-def test_a_blind_model_is_refused_before_anything_is_sent(environ, ollama_standin, photo_jpeg):
+def test_a_blind_or_unthinking_model_is_refused_before_anything_is_sent(environ, ollama_standin, photo_jpeg):
     ollama_standin.add_model("textonly", capabilities=("completion",))
     with Session(Settings.load(environ, flags={"model": "textonly"})) as session:
         error = failure(session, [source(photo_jpeg)]).error
-    assert isinstance(error, CapabilityError) and "no vision" in error.message
+    assert isinstance(error, CapabilityError)
+    assert error.message == "model 'textonly' has no vision capability, so it cannot look at images"
+    with Session(Settings.load(environ)) as session:
+        session.parameters = session.parameters.merged(think=True)
+        error = failure(session, [source(photo_jpeg)]).error
+    assert isinstance(error, CapabilityError) and error.message == "model 'minicpm-v' has no thinking capability"
     assert not ollama_standin.requests_to("/api/chat")
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from mcv.modelfile.identify import validate_pair
 from mcv.packaging import local_pairs
 from mcv.packaging.create import target_names
 from mcv.packaging.hf_fetch import fetch_pair, hub_pair
+from support.ollama_store import write_store_model
 from mcv.packaging.local_pairs import (
     HF_CACHE,
     OLLAMA_STORE,
@@ -44,21 +43,7 @@ def cache_pair(hub, environ, generation, repo, pair, llm_name, projector_name, q
 
 
 def store_model(models: Path, name_path: str, pair, *, projector: bool = True) -> tuple[Path, Path]:
-    """An Ollama store holding `pair` (or only its LLM) under manifests/<name_path>."""
-    layers, paths = [], []
-    kinds = (("model", pair[0]), ("projector", pair[1])) if projector else (("model", pair[0]),)
-    for kind, path in kinds:
-        data = Path(path).read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
-        blob = models / "blobs" / f"sha256-{digest}"
-        blob.parent.mkdir(parents=True, exist_ok=True)
-        blob.write_bytes(data)
-        paths.append(blob)
-        layers.append({"mediaType": f"application/vnd.ollama.image.{kind}", "digest": f"sha256:{digest}", "size": len(data)})
-    manifest = models / "manifests" / name_path
-    manifest.parent.mkdir(parents=True, exist_ok=True)
-    manifest.write_text(json.dumps({"schemaVersion": 2, "layers": layers}))
-    return paths[0], paths[-1]
+    return write_store_model(models, name_path, pair[0], pair[1] if projector else None)
 
 
 def test_every_generation_on_ollama_com_names_its_pair():
@@ -167,3 +152,19 @@ def test_store_comes_before_the_cache_and_a_broken_store_says_so(hf_server, envi
     llm.unlink()  # the manifest now lists a missing blob
     with pytest.raises(InputError, match="is missing"):
         find_pair("minicpm-v", local_pairs.SOURCES, environ, config=None)
+
+
+@pytest.mark.parametrize(
+    "name, advice",
+    [
+        ("minicpm-v", "download it with `mcv model fetch`"),
+        ("minicpm-v:2.6-q4_K_M", "download it with `mcv model fetch 2.6 --quant Q4_K_M`"),
+        ("openbmb/minicpm-v4.5", "download it with `mcv model fetch 4.5`"),
+        ("llava:13b", None),
+    ],
+)
+def test_the_cache_source_says_how_to_get_the_pair_a_name_means(name, advice):
+    from mcv.packaging.local_pairs import SOURCES, fetch_command
+
+    assert fetch_command(name) == advice
+    assert SOURCES[1].how_to_get is fetch_command

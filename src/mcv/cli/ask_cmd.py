@@ -6,6 +6,8 @@ from typing import List, Optional
 
 import typer
 
+from mcv.core.backends.registry import describe_choices
+
 ASK_HELP = """Ask about one or more images.
 
 Arguments that name an existing file, an http(s) URL or `-` (standard input)
@@ -32,7 +34,7 @@ def ask(
     arguments: Optional[List[str]] = typer.Argument(None, metavar="IMAGE... [PROMPT]", show_default=False),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name [default: minicpm-v, or config]."),
     host: Optional[str] = typer.Option(None, "--host", help="Ollama host (overrides OLLAMA_HOST)."),
-    backend: Optional[str] = typer.Option(None, "--backend", "-b", help="auto, ollama or llama [default: auto: Ollama if it has the model, else a local GGUF pair]."),
+    backend: Optional[str] = typer.Option(None, "--backend", "-b", help=describe_choices() + "."),
     system: Optional[str] = typer.Option(None, "--system", "-s", help="System prompt."),
     temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help="Sampling temperature."),
     option: Optional[List[str]] = typer.Option(
@@ -43,7 +45,7 @@ def ask(
         None, "--schema", help="Constrain the answer: a JSON schema (inline or file), or `json`."
     ),
     think: Optional[bool] = typer.Option(
-        None, "--think/--no-think", help="Let a thinking model (e.g. MiniCPM-V 4.5) reason first [default: model's]."
+        None, "--think/--no-think", help="Let a thinking model (e.g. MiniCPM-V 4.5) reason first [default: off]."
     ),
     clipboard: bool = typer.Option(False, "--clipboard", "-c", help="Add the image on the clipboard."),
     pages: Optional[str] = typer.Option(None, "--pages", help="PDF pages, e.g. 1-3,5 [default: 1]."),
@@ -68,11 +70,14 @@ def ask(
             "temperature": temperature,
             "keep_alive": keep_alive,
             "images.max_pixels": max_pixels,
+            "render.markdown": False if plain else None,
         },
         changes={"think": think, "stream": not no_stream},
         options=list(option or []),
         schema=schema,
         clipboard=clipboard,
         pages=pages,
-        view=TurnView(ctx.obj, as_json=as_json, markdown=not plain, verbose=verbose, show_thinking=bool(think)),
+        make_view=lambda markdown: TurnView(
+            ctx.obj, as_json=as_json, markdown=markdown, verbose=verbose, show_thinking=bool(think)
+        ),
     )

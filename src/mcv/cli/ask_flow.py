@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from mcv.errors import UsageError
 
@@ -18,9 +18,10 @@ def run_ask(
     schema: str | None,
     clipboard: bool,
     pages: str | None,
-    view,
+    make_view: Callable[[bool], Any],
 ) -> int:
-    """`flags` are config keys given on the command line; `changes` are Parameters fields."""
+    """`flags` are config keys given on the command line; `changes` are Parameters fields;
+    `make_view(markdown)` is how the turn is shown (Markdown once the config has said)."""
     from mcv.core.arguments import load_schema, parse_options, split_arguments
     from mcv.core.session import Session
     from mcv.core.settings import Settings
@@ -42,5 +43,4 @@ def run_ask(
             options=parse_options(options), format=load_schema(schema) if schema else None, **changes
         )
         session.prepare_settings = replace(session.prepare_settings, pages=pages)
-        view.markdown = view.markdown and settings.config.get("render.markdown")
-        return view.show(session.ask(sources, prompt))
+        return make_view(settings.config.get("render.markdown")).show(session.ask(sources, prompt))

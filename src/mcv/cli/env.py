@@ -68,6 +68,17 @@ class Environment:
             self.stderr.write(f"mcv: hint: {hint}\n")
         self.stderr.flush()
 
+    def discard_stdout(self) -> None:
+        """The reader of stdout went away (`mcv ask ... | head`): send the rest
+        nowhere, so the interpreter's last flush does not fail too."""
+        try:
+            fd = self.stdout.fileno()
+        except (AttributeError, OSError, ValueError):  # not a real file (tests, wrappers)
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+
     def note(self, text: str) -> None:
         """A remark for the user on stderr (never mixed into answers on stdout)."""
         self.stderr.write(f"mcv: {text}\n")

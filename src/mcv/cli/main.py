@@ -47,17 +47,6 @@ def run(argv: Sequence[str] | None = None, env=None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         env.stderr.write("\n")
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # The reader went away (`mcv ask ... | head`): not an error of ours.
-        _silence_broken_pipe()
-        return 0
-
-
-def _silence_broken_pipe() -> None:
-    import os
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ import json
 from typing import Any, Sequence
 
 from mcv.core.images.types import ImageSource
-from mcv.core.options import check_options
 from mcv.errors import InputError, UsageError
 
 
@@ -57,7 +56,8 @@ def parse_option(text: str) -> tuple[str, Any]:
 
 
 def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
-    """Repeated --option KEY=VALUE -> checked options (stop values accumulate)."""
+    """Repeated --option KEY=VALUE -> options (stop values accumulate); names and
+    types are checked when they become Parameters."""
     options: dict[str, Any] = {}
     for pair in pairs:
         key, value = parse_option(pair)
@@ -65,24 +65,23 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
             options.setdefault("stop", []).extend(value)
         else:
             options[key] = value
-    check_options(options)
     return options
 
 
 def parse_keep_alive(text: str | None) -> str | int | None:
     """Ollama takes a number of seconds or a Go duration string ("5m", "-1")."""
+    from mcv.core.config import keep_alive_text
+
     if text is None:
         return None
-    stripped = text.strip()
     try:
-        return int(stripped)
+        checked = keep_alive_text(text)
+    except ValueError as err:
+        raise UsageError(f"--keep-alive {err}") from None
+    try:
+        return int(checked)
     except ValueError:
-        pass
-    import re
-
-    if not re.fullmatch(r"-?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+", stripped):
-        raise UsageError(f"--keep-alive expects seconds or a duration like 5m or 1h, got {text!r}")
-    return stripped
+        return checked
 
 
 def load_schema(text: str) -> dict[str, Any] | str:
@@ -93,7 +92,10 @@ def load_schema(text: str) -> dict[str, Any] | str:
 
     source = text
     candidate = Path(text).expanduser()
-    if not text.lstrip().startswith("{") and candidate.is_file():
+    inline = text.lstrip().startswith("{")
+    if not inline and not candidate.is_file() and (text.lower().endswith(".json") or "/" in text):
+        raise UsageError(f"--schema {text}: no such file")
+    if not inline and candidate.is_file():
         try:
             source = candidate.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:

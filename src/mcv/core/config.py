@@ -11,6 +11,7 @@ The file lives at the platform's config path (platformdirs), or where
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -36,6 +37,17 @@ def _choice(*allowed: str) -> Callable[[str], str]:
 
     parse.__name__ = "one of " + "|".join(allowed)
     return parse
+
+
+_GO_DURATION = re.compile(r"-?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+")
+
+
+def keep_alive_text(text: str) -> str:
+    """Ollama's keep_alive as text: whole seconds, or a Go duration (5m, 1h30m, -1)."""
+    stripped = text.strip()
+    if re.fullmatch(r"-?\d+", stripped) or _GO_DURATION.fullmatch(stripped):
+        return stripped
+    raise ValueError(f"must be seconds or a duration like 5m or 1h, not {text!r}")
 
 
 def _positive_int(text: str) -> int:
@@ -66,7 +78,7 @@ KEYS: dict[str, Key] = {
         Key("model", str, DEFAULT_MODEL, "model name (Ollama) used when -m is not given"),
         Key("host", str, None, "Ollama host; OLLAMA_HOST and --host take precedence"),
         Key("backend", _choice(*BACKEND_CHOICES), AUTO, "engine: " + ", ".join(BACKEND_CHOICES)),
-        Key("keep_alive", str, None, "how long Ollama keeps the model loaded (e.g. 5m, -1)"),
+        Key("keep_alive", keep_alive_text, None, "how long Ollama keeps the model loaded (e.g. 5m, -1)"),
         Key("temperature", float, None, "sampling temperature; unset = the model's default"),
         Key("system", str, None, "system prompt; unset = the model's default"),
         Key("images.max_pixels", _positive_int, 9 * 448 * 448, "pixel budget images are shrunk to"),

@@ -1,9 +1,9 @@
 """What a turn tells its surface, in order, as plain data.
 
-    Routed?  ImageReady*  (ThinkingChunk | TextChunk)*  then Done or Failed
+    Routed  ImageReady*  (ThinkingChunk | TextChunk)*  then Done or Failed
 
-`Routed` comes first when the session has just chosen the engine for the
-model (once per session and model). `Failed` ends a turn that broke: its
+Every turn starts with `Routed`: which engine answers; `fresh` when the
+session has just chosen it (once per session and model). `Failed` ends a turn that broke: its
 error is the typed McvError (exit code, hint) and `partial` the answer text
 that had arrived. Nothing here knows a terminal: the CLI, the chat UI,
 batch writers and the MCP server each render these their own way.
@@ -54,6 +54,7 @@ class Route:
 @dataclass(frozen=True)
 class Routed:
     route: Route
+    fresh: bool = True  # chosen for this turn (False: the session's engine, already reported)
 
 
 @dataclass(frozen=True)

@@ -47,18 +47,23 @@ PairFinder = Callable[[str, Mapping[str, str], Any], "LocalPair | None"]
 class PairSource:
     name: str
     find: PairFinder
+    # model -> how to get the pair that would be this model (e.g. the `mcv
+    # model fetch` command), when this source knows; None otherwise.
+    how_to_get: Callable[[str], "str | None"] | None = None
 
 
 def looks_like_path(model: str) -> bool:
     """Whether `model` names a file or folder rather than a model.
 
-    Only explicit spellings count (a GGUF file, or a path starting with /, ~,
-    ./ or ../ or a drive letter): a folder that happens to be called
-    `minicpm-v` in the current directory must not hijack that model name.
+    Only explicit spellings count (a GGUF file; a path starting with /, ~,
+    ./ or ../ or a drive letter; a folder ending in /): a folder that happens
+    to be called `minicpm-v` in the current directory must not hijack that
+    model name.
     """
     return (
         model.lower().endswith(".gguf")
         or model.startswith(("/", "~", "./", "../", ".\\", "..\\"))
+        or model.endswith(("/", "\\"))  # a folder, as tab completion writes it
         or re.match(r"^[A-Za-z]:[\\/]", model) is not None
     )
 
@@ -71,11 +76,12 @@ def _from_path(model: str, environ: Mapping[str, str], config: Any) -> LocalPair
 
     path = Path(model).expanduser()
     if path.is_dir():
-        llm, projector = identify.find_pair_in_dir(path)
+        try:
+            llm, projector = identify.find_pair_in_dir(path)
+        except InputError as err:  # -m takes one path: the LLM's, whose projector is found beside it
+            raise InputError(err.message, hint="name the LLM file: -m FOLDER/FILE.gguf") from None
     elif path.is_file():
-        llm, projector = identify.find_pair_in_dir(path.parent)
-        if path.resolve() not in (llm.resolve(), projector.resolve()):
-            raise InputError(f"{path}: its folder holds another pair ({llm.name} + {projector.name})")
+        llm, projector = identify.find_partner(path)
     else:
         raise InputError(f"{model}: no such GGUF file or folder")
     return LocalPair(llm, projector, PATH)
@@ -103,6 +109,15 @@ def _from_config(model: str, environ: Mapping[str, str], config: Any) -> LocalPa
 
 
 CORE_SOURCES: tuple[PairSource, ...] = (PairSource(PATH, _from_path), PairSource(CONFIG, _from_config))
+
+
+def how_to_get(model: str, sources: Iterable[PairSource]) -> str | None:
+    """The first source's advice for getting the pair that would be `model`."""
+    for source in sources:
+        advice = source.how_to_get(model) if source.how_to_get else None
+        if advice:
+            return advice
+    return None
 
 
 def find_pair(

@@ -9,11 +9,13 @@ a typo would silently change nothing; mcv refuses it up front instead.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Mapping
 
 from mcv.errors import UsageError
 
 INT, FLOAT, BOOL, STRINGS = "integer", "number", "boolean", "list of strings"
+_ARTICLE = {INT: "an", FLOAT: "a", BOOL: "a", STRINGS: "a"}
 
 OPTION_TYPES: dict[str, str] = {
     # Runner: fixed when the model is loaded
@@ -50,7 +52,7 @@ def check_options(options: Mapping[str, Any]) -> None:
             raise UsageError(f"unknown option '{key}'", hint=f"known options: {known}")
         if value is None or _fits(kind, value):
             continue
-        raise UsageError(f"option '{key}' must be a {kind}, not {value!r}")
+        raise UsageError(f"option '{key}' must be {_ARTICLE[kind]} {kind}, not {json.dumps(value)}")
 
 
 def _fits(kind: str, value: Any) -> bool:

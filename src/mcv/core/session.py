@@ -45,7 +45,7 @@ class Session:
         self.system: str | None = settings.system()
         self._route: Route | None = None
         self._backend = None
-        self._announced = False
+        self._fresh = False  # the route was just chosen: no turn has reported it yet
 
     # --- asking ------------------------------------------------------------------
 
@@ -79,12 +79,8 @@ class Session:
             return self._route
         self._close_backend()
         self._route, self._backend = open_route(self.settings, model)
-        self._announced = False
+        self._fresh = True
         return self._route
-
-    def capabilities(self, model: str | None = None) -> Capabilities:
-        self.route(model)
-        return self._backend.capabilities(model or self.parameters.model)
 
     def close(self) -> None:
         self._close_backend()
@@ -104,13 +100,16 @@ class Session:
 
     def _turn(self, conversation, prompt: str | None, sources: Sequence[ImageSource]) -> Generator[Event, None, None]:
         parameters = self.parameters
-        preparing = _InBackground(self.prepare, sources) if sources else None
         text: list[str] = []
         try:
+            from mcv.core.images.prepare import precheck
+
+            for source in sources:  # a missing file is refused before any engine is asked
+                precheck(source, self.prepare_settings)
+            preparing = _InBackground(self.prepare, sources) if sources else None
             route = self.route(parameters.model)
-            if not self._announced:
-                self._announced = True
-                yield Routed(route)
+            yield Routed(route, fresh=self._fresh)
+            self._fresh = False
             capabilities = self._backend.capabilities(parameters.model)
             image_count = len(conversation.images()) + len(conversation.pending) + len(sources)
             parameters = settle(parameters, capabilities, route, image_count)
@@ -150,8 +149,8 @@ def settle(parameters: Parameters, capabilities: Capabilities, route: Route, ima
 
     Thinking is off unless asked for: Ollama turns it on by default for a
     model that can think (MiniCPM-V 4.5), mcv's default is a direct answer,
-    so it says `think: false` explicitly; models that cannot think are sent
-    nothing (Ollama answers 400 to any `think` for them).
+    so it says `think: false` explicitly. A model that cannot think is sent
+    no `think` unless the user set one (Ollama answers 400 to `think: true`).
     """
     if image_count and not capabilities.vision:
         raise CapabilityError(
@@ -161,6 +160,10 @@ def settle(parameters: Parameters, capabilities: Capabilities, route: Route, ima
     if parameters.think and not capabilities.thinking:
         raise CapabilityError(
             f"model '{parameters.model}' has no thinking capability", hint="leave out --think for this model"
+        )
+    if parameters.format is not None and not capabilities.json_schema:
+        raise CapabilityError(
+            f"{route.where} cannot constrain answers to JSON for '{parameters.model}'", hint="leave out --schema"
         )
     unsupported = sorted(set(parameters.options) - capabilities.options)
     if unsupported:

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping
 from mcv.core.backends.base import Parameters
 from mcv.core.config import Config, load_config
 from mcv.core.images.types import PrepareSettings
-from mcv.core.local_pairs import CORE_SOURCES, LocalPair, PairSource, find_pair
+from mcv.core.local_pairs import CORE_SOURCES, LocalPair, PairSource, find_pair, how_to_get
 from mcv.errors import UsageError
 
 
@@ -66,14 +66,15 @@ class Settings:
         """The configured system prompt; None leaves the model's own default."""
         return self.config.get("system")
 
-    def prepare_settings(self, *, pages: str | None = None, max_pixels: int | None = None) -> PrepareSettings:
-        """How images are prepared: the configured budget unless a preset or flag asks for another."""
-        budget = max_pixels if max_pixels is not None else self.config.get("images.max_pixels")
+    def prepare_settings(self) -> PrepareSettings:
+        """How images are prepared: the configured pixel budget and JPEG quality."""
+        budget = self.config.get("images.max_pixels")
         if budget <= 0:
             raise UsageError("--max-pixels must be a positive number")
-        return replace(
-            PrepareSettings(), max_pixels=budget, jpeg_quality=self.config.get("images.jpeg_quality"), pages=pages
-        )
+        return replace(PrepareSettings(), max_pixels=budget, jpeg_quality=self.config.get("images.jpeg_quality"))
 
     def find_pair(self, model: str) -> LocalPair | None:
         return find_pair(model, self.pair_sources, self.environ, self.config)
+
+    def how_to_get_pair(self, model: str) -> str | None:
+        return how_to_get(model, self.pair_sources)

@@ -5,6 +5,7 @@ API (stable):
     identify_generation(llm_meta, projector_meta) -> Generation
     validate_pair(path_a, path_b) -> Pair                 order of the two paths does not matter
     find_pair_in_dir(directory) -> (llm_path, projector_path)
+    find_partner(path) -> (llm_path, projector_path)   one GGUF + what lies beside it
     quant_label(meta) -> str | None                       "Q4_K_M", "F16", ... (file_type, then name)
     quant_in_name(name) -> str | None                     the label in a file name ("FP16" -> "F16")
     projector_output_width(meta) -> int | None            width the projector feeds the LLM
@@ -247,6 +248,43 @@ def _check_complete(meta: GGUFMeta) -> None:
         )
 
 
+def find_partner(path: str | Path) -> tuple[Path, Path]:
+    """(LLM, projector) for one GGUF file and what lies beside it.
+
+    An LLM takes the projector of its folder (among several, the only one
+    that makes a valid pair with it); a projector takes the folder's only
+    LLM. A folder with several quantisations of one model is the usual case
+    after fetching two of them, so naming the LLM is always enough.
+    """
+    path = Path(path)
+    directory = path.parent
+    role = classify(read_metadata(path, tensors=False))
+    if role == ADAPTER:
+        raise InputError(f"{path}: an adapter, not an LLM or a projector")
+    others = [
+        p for p in sorted(directory.iterdir())
+        if p.suffix.lower() == ".gguf" and p.is_file() and p.resolve() != path.resolve()
+    ]
+    wanted = PROJECTOR if role == LLM else LLM
+    partners = [p for p in others if classify(read_metadata(p, tensors=False)) == wanted]
+    if not partners:
+        raise InputError(f"{path}: no {'projector (mmproj)' if wanted == PROJECTOR else 'LLM'} .gguf beside it")
+    if role == PROJECTOR and len(partners) > 1:
+        names = ", ".join(p.name for p in partners)
+        raise InputError(f"{path}: several LLMs beside this projector ({names})", hint="name the LLM file instead")
+    fitting = []
+    for partner in partners:
+        try:
+            fitting.append(validate_pair(path, partner))
+        except InputError:
+            if len(partners) == 1:
+                raise
+    if len(fitting) != 1:
+        names = ", ".join(p.name for p in partners)
+        raise InputError(f"{path}: {'no' if not fitting else 'more than one'} projector beside it fits ({names})")
+    return fitting[0].llm, fitting[0].projector
+
+
 def find_pair_in_dir(directory: str | Path) -> tuple[Path, Path]:
     """The (LLM, projector) GGUFs in `directory`; exactly one of each is expected."""
     directory = Path(directory)
@@ -265,8 +303,8 @@ def find_pair_in_dir(directory: str | Path) -> tuple[Path, Path]:
         raise InputError(f"{directory}: no LLM .gguf found next to the projector")
     if len(projectors) > 1:
         names = ", ".join(p.name for p in projectors)
-        raise InputError(f"{directory}: several projectors ({names}); pass the two files explicitly")
+        raise InputError(f"{directory}: several projectors ({names})", hint="name the two files instead")
     if len(llms) > 1:
         names = ", ".join(p.name for p in llms)
-        raise InputError(f"{directory}: several LLM files ({names}); pass the two files explicitly")
+        raise InputError(f"{directory}: several LLM files ({names})", hint="name the two files instead")
     return llms[0], projectors[0]

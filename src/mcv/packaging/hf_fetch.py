@@ -117,9 +117,8 @@ def download_file(
 ) -> Path:
     """Download (or reuse from the cache) one file; verify LFS files' sha256."""
     import huggingface_hub
-    from huggingface_hub import errors as hf_errors
 
-    try:
+    with _hub_errors(repo, settings, f"download {filename} from {repo}", filename=filename):
         with _hub_log_as_notes(getattr(progress, "note", None)):
             pointer = huggingface_hub.hf_hub_download(
                 repo_id=repo,
@@ -129,33 +128,6 @@ def download_file(
                 local_files_only=settings.offline,
                 tqdm_class=_bridge_tqdm(filename, progress) if progress is not None else None,
             )
-    except hf_errors.LocalEntryNotFoundError:
-        if settings.offline:
-            raise InputError(
-                f"{filename} from {repo} is not in the Hugging Face cache and HF_HUB_OFFLINE is set",
-                hint="unset HF_HUB_OFFLINE to download it",
-            ) from None
-        raise ServerUnavailable(
-            f"cannot reach {settings.endpoint} to download {filename} from {repo}",
-            hint="check the network, or HF_ENDPOINT",
-        ) from None
-    except hf_errors.RepositoryNotFoundError:
-        raise BackendError(f"Hugging Face repository {repo!r} not found at {settings.endpoint}") from None
-    except hf_errors.RevisionNotFoundError:
-        raise BackendError(f"Hugging Face repository {repo!r} has no 'main' revision") from None
-    except hf_errors.EntryNotFoundError:
-        raise BackendError(f"{filename!r} is not in Hugging Face repository {repo!r}") from None
-    except hf_errors.HfHubHTTPError as err:
-        raise BackendError(f"Hugging Face download of {filename} failed: {first_line(err)}") from None
-    except OSError as err:  # disk full, size mismatch after retries, permissions
-        raise BackendError(f"download of {filename} from {repo} failed: {first_line(err)}") from None
-    except Exception as err:
-        if _is_transport_error(err):
-            raise ServerUnavailable(
-                f"cannot reach {settings.endpoint} to download {filename} from {repo}: {first_line(err)}",
-                hint="check the network, or HF_ENDPOINT",
-            ) from None
-        raise
     path = Path(pointer)
     _verify_lfs_blob(path, filename, repo, os.environ if environ is None else environ)
     return path
@@ -187,9 +159,44 @@ def _verify_lfs_blob(pointer: Path, filename: str, repo: str, environ: Mapping[s
     cache.store(blob, actual)
 
 
-def _is_transport_error(err: BaseException) -> bool:
-    # httpx (huggingface_hub 1.x+) and requests (0.x) errors, under several names across versions
-    return type(err).__module__.startswith(("httpx", "httpcore", "requests", "urllib3"))
+@contextmanager
+def _hub_errors(repo: str, settings: HubSettings, doing: str, *, filename: str | None = None) -> Iterator[None]:
+    """huggingface_hub's exceptions as one-line McvErrors; `doing` says what was
+    attempted ("list REPO", "download FILE from REPO")."""
+    from huggingface_hub import errors as hf_errors
+
+    network_hint = "check the network, or HF_ENDPOINT"
+    offline_hint = "unset HF_HUB_OFFLINE to download it"
+    try:
+        yield
+    except hf_errors.OfflineModeIsEnabled:
+        raise InputError(f"cannot {doing}: HF_HUB_OFFLINE is set", hint=offline_hint) from None
+    except hf_errors.LocalEntryNotFoundError:  # offline, or the Hub did not answer
+        if settings.offline:
+            raise InputError(
+                f"{filename} from {repo} is not in the Hugging Face cache and HF_HUB_OFFLINE is set", hint=offline_hint
+            ) from None
+        raise ServerUnavailable(f"cannot reach {settings.endpoint} to {doing}", hint=network_hint) from None
+    except hf_errors.RepositoryNotFoundError:
+        raise BackendError(
+            f"Hugging Face repository {repo!r} not found at {settings.endpoint}",
+            hint="a private or gated repository needs `hf auth login`",
+        ) from None
+    except hf_errors.RevisionNotFoundError:
+        raise BackendError(f"Hugging Face repository {repo!r} has no 'main' revision") from None
+    except hf_errors.EntryNotFoundError:
+        raise BackendError(f"{filename!r} is not in Hugging Face repository {repo!r}") from None
+    except hf_errors.HfHubHTTPError as err:
+        raise BackendError(f"Hugging Face: {doing} failed: {first_line(err)}") from None
+    except OSError as err:  # disk full, size mismatch after retries, permissions
+        raise BackendError(f"{doing} failed: {first_line(err)}") from None
+    except Exception as err:
+        # httpx (huggingface_hub 1.x+) and requests (0.x) errors, under several names across versions
+        if type(err).__module__.startswith(("httpx", "httpcore", "requests", "urllib3")):
+            raise ServerUnavailable(
+                f"cannot reach {settings.endpoint} to {doing}: {first_line(err)}", hint=network_hint
+            ) from None
+        raise
 
 
 def list_repo_files(
@@ -201,33 +208,11 @@ def list_repo_files(
     with a back-off before giving up).
     """
     from huggingface_hub import HfApi
-    from huggingface_hub import errors as hf_errors
     from huggingface_hub.hf_api import RepoFile
 
-    try:
-        with _hub_log_as_notes(note):
-            entries = HfApi(endpoint=settings.endpoint).list_repo_tree(repo, recursive=True)
-            return {entry.path: entry.size for entry in entries if isinstance(entry, RepoFile)}
-    except hf_errors.OfflineModeIsEnabled:
-        raise InputError(
-            f"cannot list {repo}: HF_HUB_OFFLINE is set", hint="unset HF_HUB_OFFLINE to download"
-        ) from None
-    except hf_errors.RepositoryNotFoundError:
-        raise BackendError(
-            f"Hugging Face repository {repo!r} not found at {settings.endpoint}",
-            hint="a private or gated repository needs `hf auth login`",
-        ) from None
-    except hf_errors.RevisionNotFoundError:
-        raise BackendError(f"Hugging Face repository {repo!r} has no 'main' revision") from None
-    except hf_errors.HfHubHTTPError as err:
-        raise BackendError(f"listing {repo} on Hugging Face failed: {first_line(err)}") from None
-    except Exception as err:
-        if _is_transport_error(err):
-            raise ServerUnavailable(
-                f"cannot reach {settings.endpoint} to list {repo}: {first_line(err)}",
-                hint="check the network, or HF_ENDPOINT",
-            ) from None
-        raise
+    with _hub_errors(repo, settings, f"list {repo}"), _hub_log_as_notes(note):
+        entries = HfApi(endpoint=settings.endpoint).list_repo_tree(repo, recursive=True)
+        return {entry.path: entry.size for entry in entries if isinstance(entry, RepoFile)}
 
 
 def cached_repo_files(repo: str, settings: HubSettings) -> dict[str, Path]:

@@ -87,7 +87,20 @@ def from_hf_cache(model: str, environ: Mapping[str, str], config: Any = None) ->
     return LocalPair(found[0], found[1], HF_CACHE) if found else None
 
 
+def fetch_command(model: str) -> str | None:
+    """How to download the pair that `model` names, when it is one of mcv's names."""
+    request = pair_request(model)
+    if request is None:
+        return None
+    words = ["mcv model fetch"]
+    if request.generation_id:
+        words.append(request.generation_id)
+    if request.quant:
+        words.append(f"--quant {request.quant}")
+    return f"download it with `{' '.join(words)}`"
+
+
 SOURCES: tuple[PairSource, ...] = (
     PairSource(OLLAMA_STORE, from_ollama_store),
-    PairSource(HF_CACHE, from_hf_cache),
+    PairSource(HF_CACHE, from_hf_cache, how_to_get=fetch_command),
 )

@@ -19,6 +19,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
+from mcv.core.ollama.client import START_HINT
 from mcv.core.ollama.names import same_model
 from mcv.errors import McvError
 
@@ -76,7 +77,7 @@ def check_ollama(host: str, model: str, environ: Mapping[str, str], report: Repo
 
     with OllamaClient(host, environ=environ, timeout=10.0) as client:
         if not client.is_running():
-            report.checks.append(Check("ollama", WARN, f"not reachable at {host}", hint="start it with `ollama serve`"))
+            report.checks.append(Check("ollama", WARN, f"not running at {host}", hint=START_HINT))
             return
         try:
             version = client.version()
@@ -188,7 +189,7 @@ def check_local_pairs(settings, model: str, report: Report) -> None:
     if not report.local_pair and not any(c.name.startswith("pair:") for c in report.checks):
         where = ", ".join(source.name for source in settings.pair_sources)
         report.checks.append(
-            Check("local GGUF pair", WARN, f"none is '{model}' ({where})", hint="`mcv model fetch`, or -m PATH.gguf")
+            Check("local GGUF pair", WARN, f"none for '{model}' (looked in: {where})", hint="`mcv model fetch`, or -m PATH.gguf")
         )
 
 

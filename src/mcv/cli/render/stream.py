@@ -8,7 +8,11 @@ streams. Both take text pieces (`feed`) and are told when the answer is over
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 from mcv.core.backends.base import Metrics
 
@@ -56,17 +60,19 @@ class MarkdownRenderer:
             return
         self.text += text
         boundary = last_block_boundary(self.text)
-        if boundary > self._committed:
-            self._committed = boundary
-            self._print_new_lines(self.text[:boundary])
-            self._show_tail(force=True)
-        else:
-            self._show_tail()
+        with whole_frames():
+            if boundary > self._committed:
+                self._committed = boundary
+                self._print_new_lines(self.text[:boundary])
+                self._show_tail(force=True)
+            else:
+                self._show_tail()
 
     def finish(self) -> None:
-        self._stop_live()
-        if self.text.strip():
-            self._print_new_lines(self.text)
+        with whole_frames():
+            self._stop_live()
+            if self.text.strip():
+                self._print_new_lines(self.text)
 
     def _stop_live(self) -> None:
         if self._live is not None:
@@ -74,7 +80,9 @@ class MarkdownRenderer:
             self._live = None
 
     def _show_tail(self, *, force: bool = False) -> None:
+        from rich.console import Group
         from rich.markdown import Markdown
+        from rich.text import Text
 
         now = time.monotonic()
         if not force and now - self._last < self.refresh_interval:
@@ -88,7 +96,9 @@ class MarkdownRenderer:
 
             self._live = Live(console=self.console, auto_refresh=False, vertical_overflow="crop", transient=True)
             self._live.start()
-        self._live.update(Markdown(tail), refresh=True)
+        # An empty last line keeps the cursor at column 0: the terminal's echo of
+        # Ctrl-C ("^C") then cannot wrap past the region the erase will clear.
+        self._live.update(Group(Markdown(tail), Text("")), refresh=True)
 
     def _print_new_lines(self, text: str) -> None:
         """Render `text` (a prefix of the answer made of whole blocks) and
@@ -107,6 +117,28 @@ class MarkdownRenderer:
         segments = [segment for line in fresh for segment in (*line, Segment.line())]
         self._stop_live()
         self.console.print(Segments(segments), end="")
+
+
+@contextmanager
+def whole_frames() -> Iterator[None]:
+    """Ctrl-C between two frames, never in the middle of one.
+
+    A live region is erased by moving the cursor up by its last height; a
+    frame cut short by KeyboardInterrupt leaves the cursor where that count
+    is wrong, and a stale line stays on the screen. So SIGINT waits while a
+    frame is written, then is raised as usual.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread receives signals
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: caught.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            raise KeyboardInterrupt
 
 
 def last_block_boundary(text: str) -> int:

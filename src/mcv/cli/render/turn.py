@@ -10,11 +10,11 @@ was shown, then re-raises its error for the entry point to print as one line.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mcv.core.backends.base import Metrics
-from mcv.core.events import Done, Failed, ImageReady, Route, Routed, TextChunk, ThinkingChunk
+from mcv.core.events import Done, Failed, ImageReady, Routed, TextChunk, ThinkingChunk
 from mcv.errors import EXIT_INTERRUPTED, EXIT_OK
 
 
@@ -25,6 +25,7 @@ class TurnView:
     markdown: bool = True
     verbose: bool = False
     show_thinking: bool = False
+    _thinking_open: bool = field(default=False, init=False)  # reasoning shown, its last line not ended
 
     def show(self, turn) -> int:
         """Render `turn` to the end; returns the exit code, or raises the turn's McvError."""
@@ -43,7 +44,7 @@ class TurnView:
                 elif isinstance(event, ImageReady):
                     self._image(event.image, record)
                 elif isinstance(event, Routed):
-                    self._route(event.route, record)
+                    self._route(event, record)
                 elif isinstance(event, Done):
                     self._finish(answer, record, event.answer, done=event)
                 elif isinstance(event, Failed):
@@ -54,6 +55,11 @@ class TurnView:
             self._finish(answer, record, "".join(pieces), error="interrupted")
             self.env.stderr.write("mcv: interrupted\n")
             return EXIT_INTERRUPTED
+        except BrokenPipeError:
+            # The reader went away (`mcv ask ... | head`): stop the engine, not an error of ours.
+            turn.close()
+            self.env.discard_stdout()
+            return EXIT_OK
         return EXIT_OK
 
     def _answer_renderer(self):
@@ -63,10 +69,11 @@ class TurnView:
             return MarkdownRenderer(self.env.console())
         return PlainRenderer(self.env.stdout)
 
-    def _route(self, route: Route, record: dict[str, Any]) -> None:
+    def _route(self, routed: Routed, record: dict[str, Any]) -> None:
+        route = routed.route
         record.update(route.as_dict())
         # An answer from local files is worth a line: which pair, and why not the daemon.
-        if route.pair is not None or self.verbose:
+        if routed.fresh and (route.pair is not None or self.verbose):
             because = f"{route.fallback_from}; " if route.fallback_from else ""
             self.env.note(f"{because}answering with {route.describe()}")
 
@@ -84,14 +91,20 @@ class TurnView:
     def _thinking(self, text: str) -> None:
         if self.as_json or not self.show_thinking:
             return  # --json keeps it in the object; otherwise it was not asked for
-        # The reasoning goes to stderr so stdout stays the answer alone.
-        self.env.stderr.write(text)
-        self.env.stderr.flush()
+        # The reasoning goes to stderr so stdout stays the answer alone; dim on
+        # a terminal, so that it does not read as the answer.
+        if self.env.stderr_isatty and self.env.color:
+            from rich.text import Text
+
+            self.env.console(stderr=True).print(Text(text, style="dim"), end="")
+        else:
+            self.env.stderr.write(text)
+            self.env.stderr.flush()
         self._thinking_open = True
 
     def _end_thinking(self) -> None:
         """Close the reasoning's last line, so the answer starts on a line of its own."""
-        if getattr(self, "_thinking_open", False):
+        if self._thinking_open:
             self.env.stderr.write("\n")
             self.env.stderr.flush()
             self._thinking_open = False

@@ -114,10 +114,8 @@ class Capabilities:
     """What a backend can do with a given model."""
 
     vision: bool
-    json_schema: bool = True
-    streaming: bool = True
+    json_schema: bool = True  # can constrain the answer to a JSON schema (`format`)
     thinking: bool = False
-    in_process: bool = False
     # Option names the backend honours for this model; any other is refused
     # before sending, never dropped silently.
     options: frozenset[str] = frozenset(OPTION_TYPES)

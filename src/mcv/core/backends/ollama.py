@@ -12,15 +12,16 @@ it has the model, so that "not running" and "no such model" are told apart
 
 from __future__ import annotations
 
+import os
 from typing import Any, Iterator, Mapping
 
 from mcv.core.backends.base import Capabilities, ChatRequest, Chunk, Metrics
 from mcv.core.ollama.client import OllamaClient
 from mcv.modelfile.generations import ollama_message_content
-from mcv.errors import BackendError, CapabilityError, McvError, ModelNotFound, StreamError
+from mcv.errors import BackendError, McvError, ModelNotFound, StreamError
 
 NAME = "ollama"
-GET_MODEL_HINT = "get it with `mcv model pull {model}`, or build one from GGUF files with `mcv model create LLM.gguf MMPROJ.gguf`"
+GET_MODEL_HINT = "get it with `mcv model pull {model}`, or make it from GGUF files with `mcv model create {model} LLM.gguf MMPROJ.gguf`"
 
 
 def open_backend(settings, model: str) -> "OllamaBackend":
@@ -43,69 +44,38 @@ class OllamaBackend:
     name = NAME
     pair = None  # answers from the daemon's models, not from local files
 
-    def __init__(self, client: OllamaClient, *, own_client: bool = True) -> None:
+    def __init__(self, client: OllamaClient) -> None:
         self.client = client
-        self._own_client = own_client
-        self._caps: dict[str, tuple[Capabilities, frozenset[str]]] = {}
+        self._caps: dict[str, Capabilities] = {}
 
     @property
     def where(self) -> str:
         return f"Ollama at {self.client.base_url}"
 
     def capabilities(self, model: str) -> Capabilities:
-        return self._capabilities(model)[0]
+        """What Ollama's /api/show lists for `model` (asked once)."""
+        if model not in self._caps:
+            try:
+                listed = self.client.capabilities(model)
+            except ModelNotFound:
+                raise self._not_found(model) from None
+            self._caps[model] = Capabilities(vision="vision" in listed, thinking="thinking" in listed)
+        return self._caps[model]
 
     def chat(self, request: ChatRequest) -> Iterator[Chunk]:
-        """Check the request, then return the stream of chunks.
-
-        Refusals (no vision, no thinking) are raised here, before anything is
-        sent to /api/chat. Close the returned iterator (or let it finish) to
-        release the connection; closing it early cancels the generation on
-        the daemon.
-        """
-        parameters = request.parameters
-        payload = build_chat_payload(request)
-        wants_images = bool(request.images)
-        if wants_images or parameters.think:
-            caps, listed = self._capabilities(parameters.model)
-            if wants_images and not caps.vision:
-                raise CapabilityError(
-                    f"model '{parameters.model}' has no vision capability"
-                    f" (Ollama lists: {', '.join(sorted(listed)) or 'nothing'})",
-                    hint="use a vision model (e.g. `minicpm-v`) or build one with `mcv model create`",
-                )
-            if parameters.think and not caps.thinking:
-                raise CapabilityError(
-                    f"model '{parameters.model}' has no thinking capability",
-                    hint="leave out --think for this model",
-                )
-        return self._chunks(payload)
+        """The stream of chunks (the session has checked the request against
+        `capabilities`). Close it (or let it finish) to release the
+        connection; closing it early cancels the generation on the daemon."""
+        return self._chunks(build_chat_payload(request))
 
     def close(self) -> None:
-        if self._own_client:
-            self.client.close()
+        self.client.close()
 
     def __enter__(self) -> "OllamaBackend":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _capabilities(self, model: str) -> tuple[Capabilities, frozenset[str]]:
-        if model not in self._caps:
-            try:
-                listed = frozenset(self.client.capabilities(model))
-            except ModelNotFound:
-                raise self._not_found(model) from None
-            caps = Capabilities(
-                vision="vision" in listed,
-                thinking="thinking" in listed,
-                json_schema=True,
-                streaming=True,
-                in_process=False,
-            )
-            self._caps[model] = (caps, listed)
-        return self._caps[model]
 
     def _not_found(self, model: str) -> ModelNotFound:
         """The daemon runs but lacks `model`: say so, with what it has instead."""
@@ -114,10 +84,10 @@ class OllamaBackend:
         except McvError:
             vision = []
         has = f"; its vision models: {', '.join(vision)}" if vision else "; it has no vision model yet"
-        return ModelNotFound(
-            f"model '{model}' is not in {self.where}{has}",
-            hint=GET_MODEL_HINT.format(model=model),
-        )
+        hint = GET_MODEL_HINT.format(model=model)
+        if os.path.isdir(model):  # meant the folder? A path must say so (core/local_pairs.py)
+            hint = f"to run the GGUF pair in the folder '{model}', write it as ./{model}/; or {hint}"
+        return ModelNotFound(f"model '{model}' is not in {self.where}{has}", hint=hint)
 
     def _chunks(self, payload: dict) -> Iterator[Chunk]:
         text: list[str] = []

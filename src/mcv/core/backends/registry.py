@@ -37,6 +37,13 @@ BACKENDS: dict[str, BackendEntry] = {
 CHOICES: tuple[str, ...] = (AUTO, *BACKENDS)
 
 
+def describe_choices() -> str:
+    """For --backend's help: every choice, and what auto does."""
+    engines = "; ".join(f"{entry.name}: {entry.summary}" for entry in BACKENDS.values())
+    tried = " then ".join(entry.name for entry in auto_order())
+    return f"{AUTO} (default: {tried}, the first that has the model); {engines}"
+
+
 def check_choice(name: str) -> str:
     if name not in CHOICES:
         raise UsageError(f"unknown backend {name!r}", hint=f"choose {', '.join(CHOICES)}")

@@ -7,6 +7,7 @@ leaves the machine). A PDF yields one image per selected page.
 
 from __future__ import annotations
 
+import sys
 from typing import BinaryIO
 
 from mcv.errors import InputError, UsageError
@@ -15,7 +16,7 @@ from mcv.core.images.color import to_rgb, to_srgb
 from mcv.core.images.decode import DECODE_ERRORS, TRANSPOSING_ORIENTATIONS, decode
 from mcv.core.images.encode import choose_format, encode
 from mcv.core.images.sniff import describe_non_image, sniff
-from mcv.core.images.sources import read_source
+from mcv.core.images.sources import read_head, read_source
 from mcv.core.images.types import ImageSource, PreparedImage, PrepareSettings
 
 # Resampling: bicubic for lossy (photographic) sources, as the model's own
@@ -24,6 +25,7 @@ from mcv.core.images.types import ImageSource, PreparedImage, PrepareSettings
 # The reducing gap lets Pillow box-reduce very large images first (much
 # faster, no visible difference at a gap of 3).
 REDUCING_GAP = 3.0
+HEAD_BYTES = 4096  # enough for sniff() and describe_non_image()
 
 
 def prepare(
@@ -116,6 +118,21 @@ def _upright(im, orientation: int):
         8: Image.Transpose.ROTATE_90,
     }[orientation]
     return im.transpose(method)
+
+
+def precheck(source: ImageSource, settings: PrepareSettings) -> None:
+    """What can be refused at once, before any engine is asked: the settings,
+    a page selection that does not parse, and a file that cannot be read or
+    does not start like an image. Decoding is left to `prepare`."""
+    check_settings(settings)
+    if settings.pages is not None:
+        from mcv.core.images.pdf import parse_pages
+
+        parse_pages(settings.pages, sys.maxsize, "--pages", settings.max_pages)
+    if source.kind == "path":
+        head = read_head(str(source.value), source.label, HEAD_BYTES)
+        if sniff(head) is None:
+            raise InputError(f"{source.label}: {describe_non_image(head)}")
 
 
 def check_settings(settings: PrepareSettings) -> None:

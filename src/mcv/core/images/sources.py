@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
@@ -100,12 +101,26 @@ def read_source(
 
 
 def read_path(path: str, label: str, limit: int) -> bytes:
-    try:
+    with _reading(label):
         with open(path, "rb") as file:
             size = os.fstat(file.fileno()).st_size
             if size > limit:  # refused before reading a byte
                 raise too_big(label, limit, size=size)
             return read_capped(file, label, limit)
+
+
+def read_head(path: str, label: str, count: int) -> bytes:
+    """The first `count` bytes of a file (enough to tell what it is)."""
+    with _reading(label):
+        with open(path, "rb") as file:
+            return file.read(count)
+
+
+@contextmanager
+def _reading(label: str) -> Iterator[None]:
+    """A file that cannot be read is one line naming it."""
+    try:
+        yield
     except FileNotFoundError:
         raise InputError(f"{label}: no such file") from None
     except IsADirectoryError:

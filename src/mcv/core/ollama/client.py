@@ -35,7 +35,7 @@ from mcv.errors import (
     UsageError,
 )
 
-START_HINT = "start it with `ollama serve`, or point OLLAMA_HOST / --host at the machine where it runs"
+START_HINT = "start it with `ollama serve` (or set OLLAMA_HOST / --host to where it runs)"
 UPLOAD_CHUNK = 1024 * 1024  # bytes read per step while streaming a blob
 _DIGEST = re.compile(r"sha256[:-]([0-9a-fA-F]{64})")
 _LOOPBACK_HOSTS = {"", "localhost", "127.0.0.1", "::1", "0.0.0.0", "::"}

@@ -16,27 +16,39 @@ from __future__ import annotations
 
 NAME = "llama"
 # A pair answers only to its own names (core/local_pairs.py), so the hint says how to name one.
-NO_PAIR_HINT = (
-    "run a GGUF pair in process: -m PATH.gguf (or a folder holding the pair), "
-    "`mcv config set llama.model PATH` and llama.mmproj, or `mcv model fetch` then -m minicpm-v"
-)
+NO_PAIR_HINT = "run a GGUF pair in process: -m PATH.gguf, `mcv config set llama.model PATH`, or `mcv model fetch`"
 
 
 def open_backend(settings, model: str):
-    """The in-process engine on the local pair that is `model` (loaded on first use)."""
-    from mcv.errors import ModelNotFound
+    """The in-process engine on the local pair that is `model` (loaded on first use).
+
+    A pair the user named (a path, the config) that is no MiniCPM-V pair is
+    their input error; one found under the model's name elsewhere (another
+    model in Ollama's store, say llava) only means this engine lacks it.
+    """
+    from mcv.core.local_pairs import CONFIG, PATH
+    from mcv.errors import InputError, ModelNotFound
 
     pair = settings.find_pair(model)
     if pair is None:
-        raise ModelNotFound(f"no local GGUF pair is the model '{model}'", hint=NO_PAIR_HINT)
+        raise ModelNotFound(
+            f"no local GGUF pair for '{model}'", hint=settings.how_to_get_pair(model) or NO_PAIR_HINT
+        )
     from mcv.core.backends.llama.backend import LlamaBackend
 
     config = settings.config
-    return LlamaBackend(
-        pair.llm,
-        pair.projector,
-        n_ctx=config.get("llama.n_ctx"),
-        n_threads=config.get("llama.n_threads"),
-        n_gpu_layers=config.get("llama.n_gpu_layers") or 0,
-        source=pair.source,
-    )
+    try:
+        return LlamaBackend(
+            pair.llm,
+            pair.projector,
+            n_ctx=config.get("llama.n_ctx"),
+            n_threads=config.get("llama.n_threads"),
+            n_gpu_layers=config.get("llama.n_gpu_layers") or 0,
+            source=pair.source,
+        )
+    except InputError as err:
+        if pair.source in (PATH, CONFIG):
+            raise
+        raise ModelNotFound(
+            f"'{model}' in the {pair.source} is not a MiniCPM-V pair the in-process engine can run ({err.message})"
+        ) from None

@@ -76,14 +76,7 @@ class LlamaBackend:
         return LocalPair(self.llm_path, self.projector_path, self.source, self.generation.name)
 
     def capabilities(self, model: str) -> Capabilities:
-        return Capabilities(
-            vision=True,
-            json_schema=True,
-            streaming=True,
-            thinking=thinking_capable(self.generation),
-            in_process=True,
-            options=HONOURED_OPTIONS,
-        )
+        return Capabilities(vision=True, thinking=thinking_capable(self.generation), options=HONOURED_OPTIONS)
 
     def chat(self, request: ChatRequest) -> Iterator[Chunk]:
         """Validate now (errors surface at the call), generate lazily."""
