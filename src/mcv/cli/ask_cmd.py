@@ -56,7 +56,11 @@ def ask(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Image notes and metrics on stderr."),
 ) -> int:
     from mcv.cli.ask_flow import run_ask
-    from mcv.cli.render.turn import TurnView
+
+    def make_view(markdown: bool):
+        from mcv.cli.render.turn import TurnView  # imported while the images prepare
+
+        return TurnView(ctx.obj, as_json=as_json, markdown=markdown, verbose=verbose, show_thinking=bool(think))
 
     return run_ask(
         ctx.obj,
@@ -77,7 +81,5 @@ def ask(
         schema=schema,
         clipboard=clipboard,
         pages=pages,
-        make_view=lambda markdown: TurnView(
-            ctx.obj, as_json=as_json, markdown=markdown, verbose=verbose, show_thinking=bool(think)
-        ),
+        make_view=make_view,
     )

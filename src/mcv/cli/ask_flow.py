@@ -43,4 +43,5 @@ def run_ask(
             options=parse_options(options), format=load_schema(schema) if schema else None, **changes
         )
         session.prepare_settings = replace(session.prepare_settings, pages=pages)
-        return make_view(settings.config.get("render.markdown")).show(session.ask(sources, prompt))
+        turn = session.ask(sources, prompt)  # images start preparing while the view is set up
+        return make_view(settings.config.get("render.markdown")).show(turn)

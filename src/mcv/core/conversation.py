@@ -39,16 +39,14 @@ class Conversation:
         return images
 
     def send(self, prompt: str | None = None, images: Sequence[ImageSource | PreparedImage] = ()) -> "Turn":
-        """The next turn: `prompt` with the waiting images and `images` (sources are
-        prepared while the engine is found). Nothing runs until it is iterated."""
-        from mcv.core.session import Turn
-
+        """The next turn: `prompt` with the waiting images and `images`. Sources
+        start preparing at once; the engine is found when the turn is iterated."""
         prepared = [image for image in images if isinstance(image, PreparedImage)]
         sources = [image for image in images if not isinstance(image, PreparedImage)]
         self.pending.extend(prepared)
         if not (prompt or self.pending or sources):
             raise UsageError("nothing to send: write a question or attach an image")
-        return Turn(self.session._turn(self, prompt, sources))
+        return self.session._start(self, prompt, sources)
 
     def images(self) -> list[PreparedImage]:
         """Every image already sent in this conversation, in order."""

@@ -7,8 +7,9 @@
             ...   # Routed, ImageReady, ThinkingChunk, TextChunk, then Done or Failed
 
 What happens in a turn, in order:
-1. images start preparing in a worker thread (Pillow decodes and resizes
-   without the GIL), while
+1. images are checked (readable, an image, pages that parse) and start
+   preparing in a worker thread as soon as the question is asked (Pillow
+   decodes and resizes without the GIL), while
 2. the engine for the model is chosen and probed (routing.py; once per
    session and model) and the request is checked against what it can do:
    vision for images, thinking, the options it honours;
@@ -98,15 +99,25 @@ class Session:
 
     # --- one turn ----------------------------------------------------------------------
 
-    def _turn(self, conversation, prompt: str | None, sources: Sequence[ImageSource]) -> Generator[Event, None, None]:
+    def _start(self, conversation, prompt: str | None, sources: Sequence[ImageSource]) -> "Turn":
+        """A turn whose images start preparing now, while the caller sets up
+        whatever shows it; the engine is found when the turn is iterated."""
+        from mcv.core.images.prepare import precheck
+
+        try:
+            for source in sources:  # a missing file is refused before any engine is asked
+                precheck(source, self.prepare_settings)
+        except McvError as err:
+            return Turn(_failed(err))
+        preparing = _InBackground(self.prepare, sources) if sources else None
+        return Turn(self._turn(conversation, prompt, sources, preparing))
+
+    def _turn(
+        self, conversation, prompt: str | None, sources: Sequence[ImageSource], preparing: "_InBackground | None"
+    ) -> Generator[Event, None, None]:
         parameters = self.parameters
         text: list[str] = []
         try:
-            from mcv.core.images.prepare import precheck
-
-            for source in sources:  # a missing file is refused before any engine is asked
-                precheck(source, self.prepare_settings)
-            preparing = _InBackground(self.prepare, sources) if sources else None
             route = self.route(parameters.model)
             yield Routed(route, fresh=self._fresh)
             self._fresh = False
@@ -174,6 +185,10 @@ def settle(parameters: Parameters, capabilities: Capabilities, route: Route, ima
     if parameters.think is None and capabilities.thinking:
         return parameters.merged(think=False)
     return parameters
+
+
+def _failed(error: McvError) -> Generator[Event, None, None]:
+    yield Failed(error)
 
 
 class Turn:
