@@ -1,13 +1,27 @@
-"""P1: process start -> first request byte, `mcv ask` vs `llm` + `llm-ollama`.
+"""P1: process start -> first byte of /api/chat, `mcv ask` vs `llm` + `llm-ollama`.
 
-Both CLIs ask the same question about the same photo of the same Ollama
-stand-in (tests/support/ollama_standin). A small TCP relay in front of the
-stand-in timestamps the first byte of every connection, so nothing in either
-client is instrumented. Reported: time to the first request byte of any kind
-(the issue's P1) and time to the first byte of the /api/chat request (what
-the user waits for before the model starts working).
+Both CLIs ask the same question about the same 1600x1200 photo of the same
+Ollama stand-in (tests/support/ollama_standin), with the same environment. A
+small TCP relay in front of the stand-in timestamps the first byte of every
+request, so nothing in either client is instrumented.
 
-`llm` and `llm-ollama` are installed into bench/.work/llm-venv on first use.
+- target row: time to the first byte of the /api/chat request, what the user
+  waits for before the model can start (imports, config, checks such as
+  /api/show, image preparation, request building). Target: <= 0.35x llm's
+  and <= 250 ms.
+- informative row: time to the first request byte of any kind (how early a
+  client reaches the daemon, e.g. a version or capability check).
+
+`llm` is the best short alternative a user has for "ask a local Ollama vision
+model about a photo" from a shell. It and `llm-ollama` are installed into
+bench/.work/llm-venv on first use; one warm-up run each (page cache, .pyc
+files, llm-ollama's model cache) precedes the interleaved timed runs.
+
+Both run with bytecode caching, as on a user's machine: the environment may
+set PYTHONDONTWRITEBYTECODE (this sandbox does), which would leave llm with
+the .pyc files pip compiled at install and make mcv (an editable install)
+compile its sources on every start. PYTHONPYCACHEPREFIX points both at one
+cache under bench/.work, so the working tree gets no __pycache__ folders.
 """
 
 from __future__ import annotations
@@ -25,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / ".work"
 LLM_VENV = WORK / "llm-venv"
-TARGET_RATIO = 0.5
+TARGET_RATIO = 0.35
 TARGET_MS = 250.0
 
 
@@ -104,9 +118,10 @@ def mcv_command() -> list[str]:
 
 
 def time_one(command: list[str], env: dict[str, str], relay: FirstByteRelay) -> tuple[float, float]:
+    """(ms to the first request byte, ms to the first /api/chat byte) of one run of `command`."""
     relay.take()
     started = time.perf_counter()
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{command[0]} failed ({proc.returncode}): {proc.stderr.strip()[-400:]}")
     events = relay.take()
@@ -119,32 +134,55 @@ def time_one(command: list[str], env: dict[str, str], relay: FirstByteRelay) -> 
     return first_any * 1000, (min(chats) - started) * 1000
 
 
-def run(quick: bool = False) -> list[dict]:
+def start_standin():
+    """The stand-in with a vision model, and a relay in front of it."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from support.images import make_photo
     from support.ollama_standin import OllamaStandin
-
-    WORK.mkdir(parents=True, exist_ok=True)
-    llm = ensure_llm()
-    photo = WORK / "p1-photo.jpg"
-    make_photo(1600, 1200, seed=1).save(photo, quality=90)
 
     standin = OllamaStandin()
     standin.fail_on_warnings = False
     standin.add_model("minicpm-v", answer="A photo.")
     host, port = standin.host.split(":")
-    relay = FirstByteRelay((host, int(port)))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MCV_", "OLLAMA_", "LLM_"))}
+    return standin, FirstByteRelay((host, int(port)))
+
+
+def commands(llm: Path, photo: Path) -> tuple[list[str], list[str]]:
+    """(mcv ask, llm) asking the same question about the same photo."""
+    ours = [*mcv_command(), "ask", "--backend", "auto", str(photo), "what is this"]
+    peer = [str(llm), "-m", "ollama/minicpm-v", "-a", str(photo), "what is this", "--no-log"]
+    return ours, peer
+
+
+def client_env(relay: FirstByteRelay) -> dict[str, str]:
+    """The same environment for both: no user config, fresh homes, the relay as
+    OLLAMA_HOST, and bytecode caching on (see the module docstring)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MCV_", "OLLAMA_", "LLM_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
     env.update(
         OLLAMA_HOST=f"127.0.0.1:{relay.port}",
         MCV_CONFIG=str(WORK / "p1-mcv-config.toml"),
         LLM_USER_PATH=str(WORK / "p1-llm-home"),
+        PYTHONPYCACHEPREFIX=str(WORK / "p1-pycache"),
     )
     shutil.rmtree(WORK / "p1-llm-home", ignore_errors=True)
-    ours_cmd = [*mcv_command(), "ask", "--backend", "auto", str(photo), "what is this"]
-    peer_cmd = [str(llm), "-m", "ollama/minicpm-v", "-a", str(photo), "what is this", "--no-log"]
-    rounds = 3 if quick else 9
+    return env
+
+
+def run(quick: bool = False) -> list[dict]:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from support.images import make_photo
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    photo = WORK / "p1-photo.jpg"
+    make_photo(1600, 1200, seed=1).save(photo, quality=90)
+    ours_cmd, peer_cmd = commands(ensure_llm(), photo)
+    rounds = 3 if quick else 11
+    standin, relay = start_standin()
     try:
+        env = client_env(relay)
         # One warm-up each: page cache, llm-ollama's capability cache, .pyc files.
         time_one(ours_cmd, env, relay)
         time_one(peer_cmd, env, relay)
@@ -155,25 +193,30 @@ def run(quick: bool = False) -> list[dict]:
     finally:
         relay.close()
         standin.close()
+    return [
+        _row("P1", "start -> /api/chat first byte", ours, peer, 1, rounds, target=True),
+        _row("P1b", "start -> first request byte", ours, peer, 0, rounds, target=False),
+    ]
 
-    def median(samples, index):
-        return statistics.median(sample[index] for sample in samples)
 
-    rows = []
-    for index, what in ((0, "start -> first request byte"), (1, "start -> /api/chat first byte")):
-        ours_ms, peer_ms = median(ours, index), median(peer, index)
-        ratio = ours_ms / peer_ms
-        rows.append(
-            {
-                "id": "P1" if index == 0 else "P1b",
-                "what": f"mcv ask vs llm+llm-ollama: {what}",
-                "ours": ours_ms,
-                "peer": peer_ms,
-                "unit": "ms",
-                "ratio": ratio,
-                "target": f"<= {TARGET_RATIO}x and <= {TARGET_MS:.0f} ms" if index == 0 else "(informative)",
-                "ok": (ratio <= TARGET_RATIO and ours_ms <= TARGET_MS) if index == 0 else True,
-                "note": f"median of {rounds}",
-            }
-        )
-    return rows
+def _row(row_id: str, what: str, ours, peer, index: int, rounds: int, *, target: bool) -> dict:
+    ours_ms = statistics.median(sample[index] for sample in ours)
+    peer_ms = statistics.median(sample[index] for sample in peer)
+    ratio = ours_ms / peer_ms
+    return {
+        "id": row_id,
+        "what": f"mcv ask vs llm+llm-ollama: {what}",
+        "ours": ours_ms,
+        "peer": peer_ms,
+        "unit": "ms",
+        "ratio": ratio,
+        "target": f"<= {TARGET_RATIO}x and <= {TARGET_MS:.0f} ms" if target else "(informative)",
+        "ok": (ratio <= TARGET_RATIO and ours_ms <= TARGET_MS) if target else True,
+        "note": f"median of {rounds} interleaved runs; ratio = ours/peer",
+    }
+
+
+if __name__ == "__main__":
+    from bench.run import print_table
+
+    print_table(run(quick="--quick" in sys.argv))
