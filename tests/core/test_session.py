@@ -232,3 +232,10 @@ def test_result_raises_the_typed_error(environ, ollama_standin, photo_jpeg, tmp_
             session.ask([source(bad)]).result()
     assert caught.value.exit_code == 2 and "notes.png" in caught.value.message
     assert not ollama_standin.requests_to("/api/chat")
+
+
+def test_no_think_is_not_sent_to_a_model_that_cannot_think(environ, ollama_standin, photo_jpeg):
+    with Session(Settings.load(environ)) as session:
+        session.parameters = session.parameters.merged(think=False)
+        assert session.ask([source(photo_jpeg)]).result().answer == "A red square."
+    assert "think" not in ollama_standin.requests_to("/api/chat")[-1].json

@@ -24,6 +24,7 @@ stream, which stops the generation.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import TYPE_CHECKING, BinaryIO, Generator, Sequence
 
 from mcv.core.backends.base import Capabilities, ChatRequest, Parameters
@@ -160,8 +161,8 @@ def settle(parameters: Parameters, capabilities: Capabilities, route: Route, ima
 
     Thinking is off unless asked for: Ollama turns it on by default for a
     model that can think (MiniCPM-V 4.5), mcv's default is a direct answer,
-    so it says `think: false` explicitly. A model that cannot think is sent
-    no `think` unless the user set one (Ollama answers 400 to `think: true`).
+    so it says `think: false` explicitly. A model that cannot think is sent no
+    `think` at all (`true` is refused above; Ollama answers 400 to it).
     """
     if image_count and not capabilities.vision:
         raise CapabilityError(
@@ -182,9 +183,9 @@ def settle(parameters: Parameters, capabilities: Capabilities, route: Route, ima
             f"option '{unsupported[0]}' is not supported {route.where}",
             hint="supported here: " + ", ".join(sorted(capabilities.options)),
         )
-    if parameters.think is None and capabilities.thinking:
-        return parameters.merged(think=False)
-    return parameters
+    if capabilities.thinking:
+        return parameters if parameters.think is not None else parameters.merged(think=False)
+    return replace(parameters, think=None)
 
 
 def _failed(error: McvError) -> Generator[Event, None, None]:
