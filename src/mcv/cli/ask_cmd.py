@@ -32,7 +32,9 @@ def register(app: typer.Typer) -> None:
 def ask(
     ctx: typer.Context,
     arguments: Optional[List[str]] = typer.Argument(None, metavar="IMAGE... [PROMPT]", show_default=False),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name [default: minicpm-v, or config]."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="Model name, or a GGUF file or folder to run in process [default: config `model`, minicpm-v]."
+    ),
     host: Optional[str] = typer.Option(None, "--host", help="Ollama host (overrides OLLAMA_HOST)."),
     backend: Optional[str] = typer.Option(None, "--backend", "-b", help=describe_choices() + "."),
     system: Optional[str] = typer.Option(None, "--system", "-s", help="System prompt."),

@@ -148,6 +148,8 @@ class Session:
                 close = getattr(stream, "close", None)
                 if close is not None:
                     close()  # early exit (Ctrl-C, a closed turn): the engine stops generating
+            if final is None:  # the protocol says a last chunk has done=True
+                raise StreamError(f"{route.where} ended the answer before it was done", partial="".join(text))
             done = Done("".join(text), "".join(thinking), final.done_reason, final.metrics)
             conversation.record(request.messages[-1], done.answer)
             yield done
