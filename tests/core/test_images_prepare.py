@@ -436,3 +436,30 @@ def test_concurrent_prepares_match_sequential_ones(photo_jpeg, tmp_path):
     with ThreadPoolExecutor(max_workers=4) as pool:
         concurrent = list(pool.map(lambda job: [image.sha256 for image in prepare(*job)], jobs))
     assert concurrent == sequential
+
+
+def test_a_large_resize_in_bands_matches_one_resize_without_a_seam():
+    from PIL import Image, ImageChops
+
+    from mcv.core.images.prepare import resize_in_strips
+    from support.images import make_photo
+
+    photo = make_photo(2016, 1512, seed=5)
+    size = (1551, 1163)
+    whole = photo.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+    banded = resize_in_strips(photo, size, Image.Resampling.BICUBIC)
+    assert banded.size == size and banded.mode == whole.mode
+    difference = ImageChops.difference(whole, banded).convert("L")
+    # Each band places its filter from its own box: rounding, not a different picture.
+    assert difference.getextrema()[1] <= 4
+    histogram = difference.histogram()
+    assert sum(level * count for level, count in enumerate(histogram)) / sum(histogram) < 0.5
+    seam = round(size[1] / 2)
+    near_seam = difference.crop((0, seam - 3, size[0], seam + 3)).getextrema()[1]
+    inside = difference.crop((0, seam + 50, size[0], seam + 56)).getextrema()[1]
+    assert near_seam <= max(inside, 2)  # the bands meet without an edge of their own
+    assert resize_in_strips(photo, size, Image.Resampling.BICUBIC).tobytes() == banded.tobytes()  # deterministic
+    small = make_photo(800, 600, seed=5)
+    assert resize_in_strips(small, (400, 300), Image.Resampling.BICUBIC).tobytes() == small.resize(
+        (400, 300), Image.Resampling.BICUBIC, reducing_gap=3.0
+    ).tobytes()  # below a megapixel: one plain resize

@@ -8,6 +8,7 @@ leaves the machine). A PDF yields one image per selected page.
 from __future__ import annotations
 
 import sys
+import threading
 from typing import BinaryIO
 
 from mcv.errors import InputError, UsageError
@@ -26,6 +27,10 @@ from mcv.core.images.types import ImageSource, PreparedImage, PrepareSettings
 # faster, no visible difference at a gap of 3).
 REDUCING_GAP = 3.0
 HEAD_BYTES = 4096  # enough for sniff() and describe_non_image()
+# The resize of a large image runs in this many bands at once (two cores
+# halve its ~28 ms for 12 MP -> 1.8 MP); small images are not worth a thread.
+RESIZE_STRIPS = 2
+STRIPS_FROM_PIXELS = 1_000_000
 
 
 def prepare(
@@ -81,7 +86,7 @@ def _finish(
             from PIL import Image
 
             resample = Image.Resampling.LANCZOS if lossless else Image.Resampling.BICUBIC
-            rgb = rgb.resize(stored_target, resample, reducing_gap=REDUCING_GAP)
+            rgb = resize_in_strips(rgb, stored_target, resample)
         rgb = _upright(rgb, orientation)
         if icc and not was_cmyk:  # CMYK went through its profile in to_rgb
             rgb = to_srgb(rgb, icc) or rgb
@@ -100,6 +105,43 @@ def _finish(
         label=label,
         notes=tuple(notes or ()),
     )
+
+
+def resize_in_strips(im, size: tuple[int, int], resample):
+    """`im.resize`, the output cut into RESIZE_STRIPS bands resized side by side.
+
+    Pillow resizes without the GIL, and `box` lets each band read the source
+    rows around it, so the bands meet without a seam; pixel values differ from
+    a single resize by a few levels of rounding at most (each band places its
+    filter from its own box). The band count is fixed, not the machine's core
+    count, so an image prepares to the same bytes everywhere.
+    """
+    width, height = size
+    if RESIZE_STRIPS < 2 or width * height < STRIPS_FROM_PIXELS:
+        return im.resize(size, resample, reducing_gap=REDUCING_GAP)
+    from PIL import Image
+
+    scale = im.height / height
+    edges = [round(height * k / RESIZE_STRIPS) for k in range(RESIZE_STRIPS + 1)]
+    bands: list = [None] * RESIZE_STRIPS
+
+    def resize_band(k: int) -> None:
+        top, bottom = edges[k], edges[k + 1]
+        box = (0, top * scale, im.width, bottom * scale)
+        bands[k] = im.resize((width, bottom - top), resample, box=box, reducing_gap=REDUCING_GAP)
+
+    helpers = [threading.Thread(target=resize_band, args=(k,), daemon=True) for k in range(1, RESIZE_STRIPS)]
+    for helper in helpers:
+        helper.start()
+    resize_band(0)
+    for helper in helpers:
+        helper.join()
+    if any(band is None for band in bands):
+        return im.resize(size, resample, reducing_gap=REDUCING_GAP)  # a band failed: do it the plain way
+    out = Image.new(im.mode, size)
+    for k, band in enumerate(bands):
+        out.paste(band, (0, edges[k]))
+    return out
 
 
 def _upright(im, orientation: int):
