@@ -4,6 +4,10 @@ P5  time to first token of a second question about the same image, relative to
     the first question. Ours keeps the evaluated prefix (image chunks included)
     in the KV cache; llama-cpp-python's vision handlers reset the cache on every
     call and encode the image again. Target: ours turn2/turn1 <= 0.2x.
+P5c the same through `mcv chat`'s core (the session and its conversation, routed
+    to the fallback engine on the pair): turn 2 against turn 1 of one chat.
+P5o through Ollama (the tests' strict stand-in): a chat's later requests carry
+    each earlier image's bytes unchanged (what Ollama's prompt cache needs).
 P6  decode-loop overhead: tokens/s after the first token of our sampling loop
     (llama.cpp sampler chain, streaming, stop handling) against
     llama-cpp-python's stock create_chat_completion(stream=True) on the same
@@ -204,6 +208,133 @@ class Stock:
         self.model.close()
 
 
+# --- P5 through `mcv chat`'s core: the session and its conversation ----------------------------
+
+
+class Chat:
+    """Two turns of a chat the way `mcv chat` asks them: the core session routed to the
+    fallback (the in-process engine, `--backend llama` on a GGUF path), one conversation;
+    the image attached first (prepared), then each question timed to its first text."""
+
+    def __init__(self, llm: Path, config_dir: str) -> None:
+        from mcv.core.session import Session
+        from mcv.core.settings import Settings
+
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("MCV_", "OLLAMA_"))}
+        environ["MCV_CONFIG"] = os.path.join(config_dir, "config.toml")
+        flags = {"model": str(llm), "backend": "llama", "llama.n_ctx": N_CTX, "llama.n_threads": THREADS}
+        self.session = Session(Settings.load(environ, flags=flags))
+        options = {"temperature": 0, "repeat_penalty": 1.0}
+        self.session.parameters = self.session.parameters.merged(options=options, format=ANSWER_SCHEMA)
+
+    def conversation(self, image, tokens: int) -> tuple[float, float]:
+        from mcv.core.events import TextChunk
+
+        self.session.parameters = self.session.parameters.merged(options={"num_predict": tokens})
+        chat = self.session.conversation()
+
+        def ttft(question: str, images=()) -> float:
+            started = time.perf_counter()
+            first = None
+            for event in chat.send(question, images):  # a prepared image: attached, as /image leaves it
+                if isinstance(event, TextChunk) and first is None:
+                    first = time.perf_counter() - started
+            return first if first is not None else float("nan")
+
+        return ttft(QUESTION_1, [image]), ttft(QUESTION_2)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _measure_chat(llm: Path, settings, work: str) -> tuple[list[float], list[float]]:
+    """Each repetition a new picture, so turn 1 always encodes an image the engine has not seen."""
+    from mcv.selftest.run import sample_image
+
+    chat = Chat(llm, work)
+    firsts, seconds = [], []
+    try:
+        chat.conversation(sample_image(640, 480, seed=9), 4)  # load, first-call setup
+        for rep in range(settings["reps"]):
+            first, second = chat.conversation(sample_image(1200, 900, seed=100 + rep), settings["tokens"])
+            firsts.append(first)
+            seconds.append(second)
+    finally:
+        chat.close()
+    return firsts, seconds
+
+
+def _chat_row(firsts: list[float], seconds: list[float], peer: float, settings) -> dict:
+    med = statistics.median
+    ratio = med(seconds) / med(firsts)
+    return {
+        "id": "P5c",
+        "what": "chat: 2nd-turn TTFT / 1st-turn TTFT through the fallback",
+        "ours": ratio,
+        "peer": peer,
+        "unit": "x",
+        "ratio": ratio,
+        "target": "<= 0.2x",
+        "ok": ratio <= 0.2,
+        "note": (
+            f"the core session + conversation as `mcv chat` uses them (--backend llama on the pair); "
+            f"{med(firsts):.2f}s -> {med(seconds):.3f}s; peer = the stock handler's turn2/turn1 above; "
+            f"{_pair_note(settings)}"
+        ),
+    }
+
+
+def ollama_image_bytes(turns: int = 4) -> dict:
+    """Through Ollama (the tests' strict stand-in): a chat about two images, the second
+    attached after turn 1; every later request must carry each earlier image's bytes unchanged."""
+    import sys
+
+    from mcv.core.session import Session
+    from mcv.core.settings import Settings
+    from mcv.selftest.run import sample_image
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from support.ollama_standin import OllamaStandin
+
+    standin = OllamaStandin()
+    try:
+        standin.add_model("minicpm-v", answer="An answer.")
+        with tempfile.TemporaryDirectory(prefix="mcv-bench-p5o-") as work:
+            environ = {k: v for k, v in os.environ.items() if not k.startswith(("MCV_", "OLLAMA_"))}
+            environ.update(MCV_CONFIG=os.path.join(work, "config.toml"), OLLAMA_HOST=standin.url)
+            with Session(Settings.load(environ, flags={"backend": "ollama"})) as session:
+                chat = session.conversation()
+                chat.send("what is this?", [sample_image(1200, 900, seed=1)]).result()
+                chat.send("and this?", [sample_image(800, 600, seed=2)]).result()
+                for turn in range(turns - 2):
+                    chat.send(f"question {turn + 3}").result()
+        bodies = [request.json for request in standin.requests_to("/api/chat")]
+    finally:
+        standin.close()
+    seen: dict[int, str] = {}  # image position in the conversation -> its base64
+    checked = same = 0
+    for body in bodies:
+        images = [image for message in body["messages"] for image in message.get("images") or []]
+        for position, data in enumerate(images):
+            if position in seen:
+                checked += 1
+                same += data == seen[position]
+            seen[position] = data
+    share = same / checked if checked else 0.0
+    return {
+        "id": "P5o",
+        "what": "chat through Ollama: earlier images' request bytes unchanged turn to turn",
+        "ours": share,
+        "peer": "",
+        "unit": "share",
+        "ratio": share,
+        "target": "= 1",
+        "ok": checked > 0 and same == checked,
+        "note": f"{same}/{checked} earlier-image payloads byte-identical over {len(bodies)} /api/chat requests "
+        f"(2 images, {turns} turns; the tests' strict stand-in, which records every request)",
+    }
+
+
 # --- the run -------------------------------------------------------------------------------
 
 
@@ -250,7 +381,9 @@ def run(quick: bool = False) -> list[dict]:
         finally:
             ours.close()
             stock.close()
-    return _rows(mine, theirs, settings)
+        firsts, seconds = _measure_chat(llm, settings, work)
+    rows = _rows(mine, theirs, settings)
+    return [*rows, _chat_row(firsts, seconds, theirs.ratio(), settings), ollama_image_bytes()]
 
 
 def _pair_note(settings) -> str:

@@ -20,6 +20,7 @@ import traceback
 MODULES = {
     "p1": "bench.p1_startup",
     "p2": "bench.p2_images",
+    "p3": "bench.p3_batch",
     "p4": "bench.p4_create",
     "p5": "bench.p5_p6_llama",
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_BACKEND = 1  # model or server error
 EXIT_USAGE = 2  # bad usage or bad input
+EXIT_SOME_FAILED = 3  # a batch finished, but some of its items failed
 EXIT_INTERRUPTED = 130
 
 
@@ -24,6 +25,9 @@ class McvError(Exception):
     """A failure to report to the user as one line (plus an optional hint)."""
 
     exit_code = EXIT_BACKEND
+    # True when the same request may well succeed if sent again a little later
+    # (a full queue, a dropped connection): batches retry these with backoff.
+    transient = False
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -52,6 +56,13 @@ class BackendError(McvError):
     exit_code = EXIT_BACKEND
 
 
+class TransientError(BackendError):
+    """The server turned the request away for now (HTTP 503: its queue is full)
+    or the connection dropped mid-request."""
+
+    transient = True
+
+
 class ServerUnavailable(BackendError):
     """No daemon answers at the configured host."""
 
@@ -70,6 +81,18 @@ class StreamError(BackendError):
     `partial` holds the text already received so callers can keep it.
     """
 
-    def __init__(self, message: str, *, partial: str = "", hint: str | None = None) -> None:
+    def __init__(self, message: str, *, partial: str = "", hint: str | None = None, transient: bool = False) -> None:
         super().__init__(message, hint=hint)
         self.partial = partial
+        self.transient = transient
+
+
+class SchemaMismatch(BackendError):
+    """The answer did not match the requested JSON schema (or length), even when asked again.
+
+    `answer` is the raw text of the last attempt, which surfaces keep (stdout).
+    """
+
+    def __init__(self, message: str, *, answer: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.answer = answer

@@ -96,7 +96,9 @@ def test_schema_is_sent_as_format(daemon, photo_jpeg, tmp_path):
     schema = {"type": "object", "properties": {"total": {"type": "number"}}, "required": ["total"]}
     path = tmp_path / "schema.json"
     path.write_text(json.dumps(schema))
-    assert run_mcv(["ask", str(photo_jpeg), "--schema", str(path)], environ=env).exit_code == 0
+    standin.find("minicpm-v").answer = '{"total": 42.0}'  # an answer that validates (tests/cli/test_structured.py has the rest)
+    result = run_mcv(["ask", str(photo_jpeg), "--schema", str(path)], environ=env)
+    assert (result.exit_code, result.stdout) == (0, '{"total": 42.0}\n'), result.stderr
     assert standin.requests_to("/api/chat")[-1].json["format"] == schema
 
 

@@ -69,6 +69,7 @@ def mcv_env(tmp_path) -> dict[str, str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("MCV_", "OLLAMA_"))}
     environ["MCV_CONFIG"] = str(tmp_path / "mcv-config" / "config.toml")
     environ["MCV_STATE_DIR"] = str(tmp_path / "mcv-state")
+    environ["MCV_DATA_DIR"] = str(tmp_path / "mcv-data")
     environ["OLLAMA_MODELS"] = str(tmp_path / "ollama-models")
     environ["HF_HOME"] = str(tmp_path / "hf-home")
     environ["NO_COLOR"] = "1"

@@ -1,5 +1,5 @@
 """Keep every test away from the developer's own mcv config, digest cache,
-Ollama store, Hugging Face cache and Ollama daemon.
+history database, Ollama store, Hugging Face cache and Ollama daemon.
 
 Autouse and session-wide: code that reads os.environ (library calls, the
 official client) sees temp folders, and `mcv_env` (support/cli.py) starts
@@ -26,6 +26,7 @@ def isolated_user_dirs(tmp_path_factory):
     os.environ.update(
         MCV_CONFIG=str(root / "config" / "config.toml"),
         MCV_STATE_DIR=str(root / "state"),
+        MCV_DATA_DIR=str(root / "data"),
         OLLAMA_MODELS=str(root / "ollama-models"),
         HF_HOME=str(root / "hf-home"),
     )

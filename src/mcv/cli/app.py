@@ -37,9 +37,15 @@ def build_app() -> typer.Typer:
     ) -> None:
         """MiniCPM-V on the desktop."""
 
-    from mcv.cli import ask_cmd, config_cmd, doctor_cmd, model_cmd, setup_cmd
+    from mcv.cli import ask_cmd, batch_cmd, config_cmd, doctor_cmd, model_cmd, presets_cmd, setup_cmd
 
     ask_cmd.register(app)
+    batch_cmd.register(app)
+    from mcv.cli import chat_cmd, history_cmd
+
+    chat_cmd.register(app)
+    app.add_typer(history_cmd.app, name="history")
+    app.add_typer(presets_cmd.app, name="presets")
     app.add_typer(model_cmd.app, name="model")
     setup_cmd.register(app)
     doctor_cmd.register(app)

@@ -19,6 +19,7 @@ Examples:
   mcv ask https://example.com/cat.webp
   mcv ask --clipboard what is this error
   cat scan.pdf | mcv ask - --pages 1-2 "summarise"
+  mcv ask receipt.jpg --preset receipt
 
 \b
 Exit codes: 0 ok, 1 model or server error, 2 bad usage or input, 130 interrupted.
@@ -44,7 +45,10 @@ def ask(
     ),
     keep_alive: Optional[str] = typer.Option(None, "--keep-alive", help="Keep the model loaded (5m, 1h, -1)."),
     schema: Optional[str] = typer.Option(
-        None, "--schema", help="Constrain the answer: a JSON schema (inline or file), or `json`."
+        None, "--schema", help="Constrain the answer to JSON: a schema (inline, a file, or shorthand like 'total float, date'), or `json`."
+    ),
+    preset: Optional[str] = typer.Option(
+        None, "--preset", "-p", help="Task preset: describe, caption, alt, ocr, table, receipt, tags, or your own (`mcv presets ls`)."
     ),
     think: Optional[bool] = typer.Option(
         None, "--think/--no-think", help="Let a thinking model (e.g. MiniCPM-V 4.5) reason first [default: off]."
@@ -56,13 +60,16 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object: answer, model, metrics."),
     plain: bool = typer.Option(False, "--plain", help="Never render Markdown, even on a terminal."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Image notes and metrics on stderr."),
+    no_log: bool = typer.Option(False, "--no-log", help="Keep this answer out of the history (`mcv history`)."),
 ) -> int:
     from mcv.cli.ask_flow import run_ask
 
-    def make_view(markdown: bool):
+    def make_view(markdown: bool, checked: bool = False):
         from mcv.cli.render.turn import TurnView  # imported while the images prepare
 
-        return TurnView(ctx.obj, as_json=as_json, markdown=markdown, verbose=verbose, show_thinking=bool(think))
+        return TurnView(
+            ctx.obj, as_json=as_json, markdown=markdown, verbose=verbose, show_thinking=bool(think), checked=checked
+        )
 
     return run_ask(
         ctx.obj,
@@ -77,10 +84,12 @@ def ask(
             "keep_alive": keep_alive,
             "images.max_pixels": max_pixels,
             "render.markdown": False if plain else None,
+            "history.log": False if no_log else None,
         },
         changes={"think": think, "stream": not no_stream},
         options=list(option or []),
         schema=schema,
+        preset=preset,
         clipboard=clipboard,
         pages=pages,
         make_view=make_view,

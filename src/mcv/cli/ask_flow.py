@@ -18,10 +18,12 @@ def run_ask(
     schema: str | None,
     clipboard: bool,
     pages: str | None,
-    make_view: Callable[[bool], Any],
+    make_view: Callable[..., Any],
+    preset: str | None = None,
 ) -> int:
     """`flags` are config keys given on the command line; `changes` are Parameters fields;
-    `make_view(markdown)` is how the turn is shown (Markdown once the config has said)."""
+    `make_view(markdown, checked)` is how the turn is shown (Markdown once the config has said;
+    `checked`: the answer is validated when complete, core/structured.py)."""
     from mcv.core.arguments import load_schema, parse_options, split_arguments
     from mcv.core.session import Session
     from mcv.core.settings import Settings
@@ -39,9 +41,21 @@ def run_ask(
         )
     settings = Settings.load(env.environ, flags=flags, pair_sources=SOURCES)
     with Session(settings, stdin=env.stdin) as session:
+        from mcv.core.presets import apply_preset, find_preset
+
+        task = apply_preset(session, find_preset(settings.config, preset) if preset else None, prompt)
         session.parameters = session.parameters.merged(
             options=parse_options(options), format=load_schema(schema) if schema else None, **changes
         )
         session.prepare_settings = replace(session.prepare_settings, pages=pages)
-        turn = session.ask(sources, prompt)  # images start preparing while the view is set up
-        return make_view(settings.config.get("render.markdown")).show(turn)
+        turn = task.ask(session, sources)  # images start preparing while the view is set up
+        checked = session.parameters.format is not None or task.max_chars is not None
+        view = make_view(settings.config.get("render.markdown"), checked)
+        if not settings.config.get("history.log"):
+            return view.show(turn)
+        from mcv.cli.history_log import AskLog
+
+        log = AskLog(session, task.prompt)
+        code = view.show(log.watch(turn))
+        log.write(env)  # after the answer is shown: the history costs it nothing
+        return code

@@ -85,25 +85,8 @@ def parse_keep_alive(text: str | None) -> str | int | None:
 
 
 def load_schema(text: str) -> dict[str, Any] | str:
-    """--schema: inline JSON, a path to a JSON file, or the word `json`."""
-    if text == "json":
-        return "json"
-    from pathlib import Path
+    """--schema: inline JSON, a JSON file, `llm`'s shorthand ("merchant, total float"), or `json`
+    (core/schema.py); the schema itself is checked against its draft."""
+    from mcv.core.schema import parse_schema
 
-    source = text
-    candidate = Path(text).expanduser()
-    inline = text.lstrip().startswith("{")
-    if not inline and not candidate.is_file() and (text.lower().endswith(".json") or "/" in text):
-        raise UsageError(f"--schema {text}: no such file")
-    if not inline and candidate.is_file():
-        try:
-            source = candidate.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise UsageError(f"cannot read schema file {text}: {err}") from None
-    try:
-        schema = json.loads(source)
-    except ValueError as err:
-        raise UsageError(f"--schema is neither JSON nor a readable JSON file: {err}") from None
-    if not isinstance(schema, dict):
-        raise UsageError("--schema must be a JSON object (a JSON schema)")
-    return schema
+    return parse_schema(text)

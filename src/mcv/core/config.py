@@ -89,8 +89,15 @@ KEYS: dict[str, Key] = {
         Key("llama.n_threads", _positive_int, None, "CPU threads for the in-process backend"),
         Key("llama.n_gpu_layers", int, 0, "layers offloaded to the GPU (-1 = all)"),
         Key("render.markdown", _bool, True, "render answers as Markdown on a terminal"),
+        Key("history.log", _bool, True, "keep chats and asks in the history database (`mcv history`)"),
+        Key("chat.preview", _choice("auto", "kitty", "sixel", "blocks", "off"), "auto", "image thumbnails in `mcv chat`"),
     )
 }
+
+
+# Tables of named entries, kept whole rather than flattened into keys: each
+# `[presets.NAME]` is a preset (core/presets.py validates them when used).
+TABLES = ("presets",)
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -107,7 +114,7 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for name, value in table.items():
         dotted = f"{prefix}{name}"
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping) and dotted not in TABLES:
             flat.update(_flatten(value, dotted + "."))
         else:
             flat[dotted] = value
@@ -181,6 +188,13 @@ class Config:
             return _coerce(key, self.file_values[name], str(self.path)), "file"
         return key.default, "default"
 
+    def table(self, name: str) -> dict[str, Any]:
+        """A whole table of the file (TABLES), e.g. {"receipt": {...}} for [presets.receipt]."""
+        value = self.file_values.get(name, {})
+        if not isinstance(value, Mapping):
+            raise UsageError(f"{name} in config file {self.path} must be a table ([{name}.NAME])")
+        return dict(value)
+
     def as_mapping(self) -> dict[str, Any]:
         return {name: self.get(name) for name in KEYS}
 
@@ -192,7 +206,7 @@ def load_config(environ: Mapping[str, str] | None = None, flags: Mapping[str, An
         raise KeyError(f"not a config key: {unknown_flags[0]}")
     path = config_path(environ)
     values = _read_file(path)
-    unknown = sorted(set(values) - set(KEYS))
+    unknown = sorted(set(values) - set(KEYS) - set(TABLES))
     if unknown:
         raise UsageError(
             f"unknown key {unknown[0]!r} in config file {path}",

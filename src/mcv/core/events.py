@@ -1,6 +1,7 @@
 """What a turn tells its surface, in order, as plain data.
 
     Routed  ImageReady*  (ThinkingChunk | TextChunk)*  then Done or Failed
+    (a structured answer may put `Retrying` and a second run of chunks before the end)
 
 Every turn starts with `Routed`: which engine answers; `fresh` when the
 session has just chosen it (once per session and model). `Failed` ends a turn that broke: its
@@ -73,11 +74,21 @@ class TextChunk:
 
 
 @dataclass(frozen=True)
+class Retrying:
+    """The answer broke the request's schema or length limit; it is asked once
+    more, with `problem` (core/structured.py). `answer` is the rejected text."""
+
+    problem: str
+    answer: str
+
+
+@dataclass(frozen=True)
 class Done:
     answer: str
     thinking: str
     done_reason: str | None
     metrics: Metrics | None
+    data: Any = None  # the parsed JSON, when the request asked for a schema (core/structured.py)
 
 
 @dataclass(frozen=True)
@@ -86,4 +97,4 @@ class Failed:
     partial: str = ""
 
 
-Event = Union[Routed, ImageReady, ThinkingChunk, TextChunk, Done, Failed]
+Event = Union[Routed, ImageReady, ThinkingChunk, TextChunk, Retrying, Done, Failed]

@@ -84,6 +84,18 @@ class Session:
         self._fresh = True
         return self._route
 
+    def capabilities(self, model: str | None = None) -> Capabilities:
+        """What the engine for `model` (default: the session's) can do; opens the route if needed."""
+        model = model or self.parameters.model
+        self.route(model)
+        return self._backend.capabilities(model)
+
+    def count_tokens(self, text: str) -> int | None:
+        """Tokens of `text` by the engine's own tokenizer when it has one loaded in
+        process; None otherwise (callers estimate)."""
+        count = getattr(self._backend, "count_tokens", None)
+        return count(text) if count is not None else None
+
     def close(self) -> None:
         self._close_backend()
 
@@ -118,6 +130,8 @@ class Session:
     ) -> Generator[Event, None, None]:
         parameters = self.parameters
         text: list[str] = []
+        question = None  # the user message, once the request is built
+        recorded = False
         try:
             route = self.route(parameters.model)
             yield Routed(route, fresh=self._fresh)
@@ -131,6 +145,7 @@ class Session:
                 for image in new_images:
                     yield ImageReady(image)
             request = ChatRequest(conversation.messages_with(prompt), parameters)
+            question = request.messages[-1]
             thinking: list[str] = []
             final = None
             stream = self._backend.chat(request)
@@ -151,11 +166,18 @@ class Session:
             if final is None:  # the protocol says a last chunk has done=True
                 raise StreamError(f"{route.where} ended the answer before it was done", partial="".join(text))
             done = Done("".join(text), "".join(thinking), final.done_reason, final.metrics)
-            conversation.record(request.messages[-1], done.answer)
+            conversation.record(question, done.answer, done=done)
+            recorded = True
             yield done
         except McvError as err:
             partial = err.partial if isinstance(err, StreamError) and err.partial else "".join(text)
             yield Failed(err, partial)
+        except (GeneratorExit, KeyboardInterrupt):
+            # Stopped mid-answer: what the user saw is kept, marked; stopped
+            # before any text, the conversation stays as it was.
+            if question is not None and text and not recorded:
+                conversation.record(question, "".join(text), interrupted=True)
+            raise
 
 
 def settle(parameters: Parameters, capabilities: Capabilities, route: Route, image_count: int) -> Parameters:

@@ -44,6 +44,12 @@ API (attribute / method -> what it is):
   sending one is a client bug).
 - `internal_errors` — exceptions inside the stand-in itself (e.g. an `answer`
   function that raised); the fixture fails the test if any are left.
+- `num_parallel` (None = no limit) — answers generated at once, as OLLAMA_NUM_PARALLEL;
+  more requests wait their turn. A model's `latency=` (add_model) is a fixed time
+  each answer holds its slot. `scheduler.peak_running` — the most at once so far.
+- `inject_chat_failure("busy" | "drop", count=1, after=0)` — the next `count`
+  chat/generate requests get a 503 with Ollama's queue-full text, or have their
+  connection cut after `after` answer lines (sched.py).
 - `wait_for(predicate, timeout=5.0)` — poll until true (e.g. a cancel is seen).
 - `stop()` — the daemon goes away: listener closed, open connections cut.
 

@@ -12,7 +12,8 @@ from .gojson import (ANY, BOOL, DURATION, IMAGEDATA, INT, RAW, STRING, THINK, ma
                      slice_of, struct)
 from .models import OPTION_KINDS, StandinModel, split_answer
 from .names import parse_name
-from .server import Error, Pause, Reply, Request, Stream, error_reply, json_reply
+from .sched import ERR_MAX_QUEUE
+from .server import Drop, Error, Pause, Reply, Request, Stream, error_reply, json_reply
 
 if TYPE_CHECKING:
     from . import OllamaStandin
@@ -95,10 +96,28 @@ def _handle(s: "OllamaStandin", request: Request, *, chat: bool) -> Reply | Stre
     if failure:
         return failure
 
-    events = _answer_events(model, raw_model, req, options, chat=chat, think=think, images=len(images))
+    injected = s.scheduler.take_failure()
+    if injected is not None and injected.kind == "busy":
+        return error_reply(503, ERR_MAX_QUEUE)
+    events = _scheduled(s, _answer_events(model, raw_model, req, options, chat=chat, think=think, images=len(images)),
+                        latency=model.latency, drop_after=injected.after if injected is not None else None)
     if req.get("stream") is False:
         return _collect(events, chat)
     return Stream(events)
+
+
+def _scheduled(s: "OllamaStandin", events: Iterator[Any], *, latency: float, drop_after: int | None) -> Iterator[Any]:
+    """The answer generated in a scheduler slot (after `latency`), cut short for an injected drop."""
+    with s.scheduler.slot():
+        if latency:
+            yield Pause(latency)
+        sent = 0
+        for event in events:
+            if drop_after is not None and sent >= drop_after and not isinstance(event, Pause):
+                yield Drop()
+                return
+            sent += 0 if isinstance(event, Pause) else 1
+            yield event
 
 
 def _options(s: "OllamaStandin", model: StandinModel, requested: dict) -> tuple[dict, Reply | None]:
@@ -247,13 +266,22 @@ def _metrics(model: StandinModel, prompt_tokens: int, eval_tokens: int, elapsed_
     return {k: v for k, v in values.items() if v}
 
 
-def _collect(events: Iterator[Any], chat: bool) -> Reply:
+def _collect(events: Iterator[Any], chat: bool) -> Reply | Drop:
     """stream:false — one JSON object with the whole answer (writeChatResponse)."""
+    try:
+        return _collect_all(events, chat)
+    finally:
+        events.close()  # releases the scheduler slot at once
+
+
+def _collect_all(events: Iterator[Any], chat: bool) -> Reply | Drop:
     content, thinking, last = [], [], None
     for event in events:
         if isinstance(event, Pause):
             time.sleep(event.seconds)
             continue
+        if isinstance(event, Drop):
+            return Drop()
         if isinstance(event, Error):
             return error_reply(event.status, event.message)
         if chat:

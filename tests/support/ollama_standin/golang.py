@@ -108,6 +108,10 @@ def quote(s: str) -> str:
 
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _B64_INDEX = {c: i for i, c in enumerate(_B64)}
+# Canonical padded base64 (what every client sends): Go and binascii decode it to
+# the same bytes, so it takes the C path; anything else (newlines, bad padding,
+# stray characters) goes through the port below for Go's exact error offsets.
+_CANONICAL_B64 = re.compile(r"[A-Za-z0-9+/]*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 
 
 def b64decode(text: str) -> tuple[bytes | None, str | None]:
@@ -115,6 +119,10 @@ def b64decode(text: str) -> tuple[bytes | None, str | None]:
 
     Returns (data, None) or (None, "illegal base64 data at input byte N").
     """
+    if len(text) % 4 == 0 and _CANONICAL_B64.fullmatch(text):
+        import base64
+
+        return base64.b64decode(text), None
     src = text.encode("utf-8")  # Go indexes the UTF-8 bytes
     out = bytearray()
     si = 0

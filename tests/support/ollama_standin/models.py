@@ -52,6 +52,7 @@ class StandinModel:
     error_after: int | None = None  # emit {"error"} after this many answer chunks
     error: str = DEFAULT_STREAM_ERROR
     delay: float = 0.0  # seconds before each streamed chunk
+    latency: float = 0.0  # seconds an answer holds its slot before the first chunk (sched.py)
     thinking_text: str = "Let me look at the picture."
     template: str = CHATML_TEMPLATE
     system: str = ""

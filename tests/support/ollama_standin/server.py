@@ -72,6 +72,11 @@ class Error:
 
 
 @dataclass
+class Drop:
+    """A stream event: the daemon dies here (the connection is cut, nothing more is sent)."""
+
+
+@dataclass
 class Pause:
     """A stream event: wait this long (the client may hang up meanwhile)."""
 
@@ -177,6 +182,8 @@ class Handler(BaseHTTPRequestHandler):
             result = self.server.route(request)
             if isinstance(result, Stream):
                 self._send_stream(request, result)
+            elif isinstance(result, Drop):
+                self._stream_events(request, Stream([result]))
             else:
                 self._send_reply(request, result)
         except (BrokenPipeError, ConnectionError):
@@ -215,9 +222,25 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(RST_AVOIDANCE_DELAY)
 
     def _send_stream(self, request: Request, stream: Stream) -> None:
+        try:
+            self._stream_events(request, stream)
+        finally:
+            close = getattr(stream.events, "close", None)
+            if close is not None:
+                close()  # a generator left early releases what it holds (a scheduler slot)
+
+    def _stream_events(self, request: Request, stream: Stream) -> None:
         record = request.record
         started = False
         for event in stream.events:
+            if isinstance(event, Drop):
+                record.cancelled = True
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
             if isinstance(event, Pause):
                 if self._wait_or_gone(event.seconds):
                     record.cancelled = True

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from . import chat, create, gguf, gojson, manage
+from .sched import Scheduler
 from .models import CHATML_TEMPLATE, DEFAULT_ANSWER, DEFAULT_STREAM_ERROR, Layer, StandinModel, details_for
 from .names import parse_name
 from .server import RecordedRequest, Reply, Request, StandinHTTPServer, error_reply, text_reply
@@ -31,6 +32,7 @@ class OllamaStandin:
         self.blobs_dir = tempfile.mkdtemp(prefix="ollama-standin-blobs-")
         self._blobs: dict[str, int] = {}  # "sha256-<hex>" (the file name) -> size
         self._injected: dict[str, tuple[int, str]] = {}
+        self.scheduler = Scheduler()  # num_parallel, peak_running, injected chat failures (sched.py)
         self._server = StandinHTTPServer(self._route, self._record)
         self.host = f"127.0.0.1:{self._server.server_address[1]}"
         self.url = f"http://{self.host}"
@@ -51,6 +53,7 @@ class OllamaStandin:
         error_after: int | None = None,
         error: str = DEFAULT_STREAM_ERROR,
         delay: float = 0.0,
+        latency: float = 0.0,
         thinking: bool = False,
         thinking_text: str = "Let me look at the picture.",
         template: str = CHATML_TEMPLATE,
@@ -85,7 +88,7 @@ class OllamaStandin:
                               "clip.projector_type": "resampler"}
         model = StandinModel(
             name=parsed.shortest(), capabilities=caps, answer=answer, chunks=chunks,
-            error_after=error_after, error=error, delay=delay, thinking_text=thinking_text,
+            error_after=error_after, error=error, delay=delay, latency=latency, thinking_text=thinking_text,
             template=template, system=system, license=list(license),
             parameters=dict(parameters or {}),
             details=details_for(family, parameter_size, quantization_level),
@@ -162,6 +165,18 @@ class OllamaStandin:
 
     def inject_pull_error(self, message: str, after: int = 1) -> None:
         self._injected["pull"] = (after, message)
+
+    @property
+    def num_parallel(self) -> int | None:
+        return self.scheduler.num_parallel
+
+    @num_parallel.setter
+    def num_parallel(self, slots: int | None) -> None:
+        self.scheduler.num_parallel = slots
+
+    def inject_chat_failure(self, kind: str, count: int = 1, after: int = 0) -> None:
+        """The next `count` chat/generate requests: "busy" (503) or "drop" (cut after `after` lines)."""
+        self.scheduler.inject(kind, count, after)
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcv.core.backends.base import Metrics
-from mcv.core.events import Done, Failed, ImageReady, Routed, TextChunk, ThinkingChunk
+from mcv.core.events import Done, Failed, ImageReady, Retrying, Routed, TextChunk, ThinkingChunk
 from mcv.errors import EXIT_INTERRUPTED, EXIT_OK
 
 
@@ -25,13 +25,16 @@ class TurnView:
     markdown: bool = True
     verbose: bool = False
     show_thinking: bool = False
+    # The answer is checked when complete (a schema, a length limit): it is
+    # printed whole at the end, never half of a rejected first attempt.
+    checked: bool = False
     _thinking_open: bool = field(default=False, init=False)  # reasoning shown, its last line not ended
 
     def show(self, turn) -> int:
         """Render `turn` to the end; returns the exit code, or raises the turn's McvError."""
         record: dict[str, Any] = {}  # the route, then the images: what --json reports
         pieces: list[str] = []
-        answer = None if self.as_json else self._answer_renderer()
+        answer = None if self.as_json or self.checked else self._answer_renderer()
         try:
             for event in turn:
                 if isinstance(event, TextChunk):
@@ -45,6 +48,9 @@ class TurnView:
                     self._image(event.image, record)
                 elif isinstance(event, Routed):
                     self._route(event, record)
+                elif isinstance(event, Retrying):
+                    pieces.clear()
+                    self.env.note(f"the answer did not fit ({event.problem}); asking once more")
                 elif isinstance(event, Done):
                     self._finish(answer, record, event.answer, done=event)
                 elif isinstance(event, Failed):
@@ -113,6 +119,11 @@ class TurnView:
         self._end_thinking()
         if answer is not None:
             answer.finish()
+        elif self.checked and not self.as_json and text:
+            if done is not None and done.data is not None and self.env.stdout_isatty:
+                text = json.dumps(done.data, indent=2, ensure_ascii=False)  # for eyes; pipes get it as it came
+            self.env.stdout.write(text if text.endswith("\n") else text + "\n")
+            self.env.stdout.flush()
         # No engine yet, no answer to describe: the error line on stderr says it all.
         if self.as_json and "backend" in record:
             document = {
@@ -121,6 +132,8 @@ class TurnView:
                 "done_reason": done.done_reason if done else None,
                 "metrics": ((done.metrics if done else None) or Metrics()).as_dict(),
             }
+            if done is not None and done.data is not None:
+                document["data"] = done.data
             if done is not None and done.thinking:
                 document["thinking"] = done.thinking
             if error is not None:

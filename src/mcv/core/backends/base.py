@@ -55,6 +55,9 @@ class Message:
     role: Role
     content: str
     images: tuple[PreparedImage, ...] = ()
+    # An answer cut short (Ctrl-C): kept as far as it got, sent again as it
+    # is; backends ignore the mark, transcripts and the history show it.
+    interrupted: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,11 @@ class Capabilities:
     # Option names the backend honours for this model; any other is refused
     # before sending, never dropped silently.
     options: frozenset[str] = frozenset(OPTION_TYPES)
+    # The context the model runs with when a request sets no num_ctx (None:
+    # not known), and the embeddings per image slice: what a surface needs to
+    # warn before a turn overflows (core/context.py).
+    num_ctx: int | None = None
+    tokens_per_slice: int = 64
 
 
 @runtime_checkable

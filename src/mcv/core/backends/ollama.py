@@ -16,7 +16,7 @@ import os
 from typing import Any, Iterator, Mapping
 
 from mcv.core.backends.base import Capabilities, ChatRequest, Chunk, Metrics
-from mcv.core.ollama.client import OllamaClient
+from mcv.core.ollama.client import OllamaClient, capability_names
 from mcv.modelfile.generations import ollama_message_content
 from mcv.errors import BackendError, McvError, ModelNotFound, StreamError
 
@@ -56,10 +56,16 @@ class OllamaBackend:
         """What Ollama's /api/show lists for `model` (asked once)."""
         if model not in self._caps:
             try:
-                listed = self.client.capabilities(model)
+                info = self.client.show(model)
             except ModelNotFound:
                 raise self._not_found(model) from None
-            self._caps[model] = Capabilities(vision="vision" in listed, thinking="thinking" in listed)
+            listed = capability_names(info)
+            self._caps[model] = Capabilities(
+                vision="vision" in listed,
+                thinking="thinking" in listed,
+                num_ctx=context_size(info),
+                tokens_per_slice=96 if _minicpmv_version(info) == 2 else 64,
+            )
         return self._caps[model]
 
     def chat(self, request: ChatRequest) -> Iterator[Chunk]:
@@ -110,11 +116,11 @@ class OllamaBackend:
                     )
                     return
         except StreamError as err:
-            raise StreamError(err.message, partial="".join(text), hint=err.hint) from None
+            raise StreamError(err.message, partial="".join(text), hint=err.hint, transient=err.transient) from None
         except BackendError as err:
             if lines == 0:
                 raise  # failed before the answer started: not a stream error
-            raise StreamError(err.message, partial="".join(text), hint=err.hint) from None
+            raise StreamError(err.message, partial="".join(text), hint=err.hint, transient=err.transient) from None
         finally:
             stream.close()
         raise StreamError("Ollama ended the answer before it was done", partial="".join(text))
@@ -155,6 +161,30 @@ def parse_metrics(final: Mapping[str, Any]) -> Metrics:
         total_duration_ns=_int(final.get("total_duration")),
         load_duration_ns=_int(final.get("load_duration")),
     )
+
+
+# Ollama's default context below 24 GiB of VRAM (docs/context-length.mdx); the
+# daemon may use more on a large GPU, which only makes a warning early.
+OLLAMA_DEFAULT_NUM_CTX = 4096
+
+
+def context_size(info: Mapping[str, Any]) -> int:
+    """The num_ctx Ollama runs a model with when the request sets none: the
+    Modelfile's PARAMETER num_ctx or Ollama's default, clamped to the training context."""
+    size = OLLAMA_DEFAULT_NUM_CTX
+    for line in str(info.get("parameters") or "").splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] == "num_ctx" and words[1].isdigit():
+            size = int(words[1])
+    model_info = info.get("model_info") or {}
+    trained = [v for k, v in model_info.items() if k.endswith(".context_length") and isinstance(v, int)]
+    return min([size, *trained]) if trained else size
+
+
+def _minicpmv_version(info: Mapping[str, Any]) -> int | None:
+    """clip.minicpmv_version of the projector: 2 is MiniCPM-Llama3-V 2.5 (96 embeddings a slice)."""
+    version = (info.get("projector_info") or {}).get("clip.minicpmv_version")
+    return version if isinstance(version, int) and not isinstance(version, bool) else None
 
 
 def _int(value: Any) -> int | None:

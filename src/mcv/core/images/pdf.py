@@ -19,6 +19,7 @@ from mcv.core.images.types import PrepareSettings
 POINTS_PER_INCH = 72.0
 _RANGE = re.compile(r"^(\d+)(?:\s*-\s*(\d+))?$")
 _pdfium_lock = threading.Lock()  # PDFium is not thread-safe
+ALL_PAGES = "all"  # the page selection meaning every page
 
 
 @dataclass
@@ -29,9 +30,13 @@ class RenderedPage:
 
 
 def parse_pages(spec: str | None, count: int, label: str, max_pages: int) -> list[int]:
-    """1-based page numbers from a selection like "1-3,5" (None = page 1), ascending, no repeats."""
+    """1-based page numbers from a selection like "1-3,5" (None = page 1; "all"), ascending, no repeats."""
     if spec is None or not spec.strip():
         return [1]
+    if spec.strip().lower() == ALL_PAGES:  # every page (a batch's default)
+        if count > max_pages:
+            raise InputError(f"{label}: {count} pages, more than {max_pages} at once", hint="select some with --pages")
+        return list(range(1, count + 1))
     pages: set[int] = set()
     for part in spec.split(","):
         match = _RANGE.match(part.strip())

@@ -168,9 +168,10 @@ def precheck(source: ImageSource, settings: PrepareSettings) -> None:
     does not start like an image. Decoding is left to `prepare`."""
     check_settings(settings)
     if settings.pages is not None:
-        from mcv.core.images.pdf import parse_pages
+        from mcv.core.images.pdf import ALL_PAGES, parse_pages
 
-        parse_pages(settings.pages, sys.maxsize, "--pages", settings.max_pages)
+        if settings.pages.strip().lower() != ALL_PAGES:  # "all" is checked against each PDF's page count
+            parse_pages(settings.pages, sys.maxsize, "--pages", settings.max_pages)
     if source.kind == "path":
         head = read_head(str(source.value), source.label, HEAD_BYTES)
         if sniff(head) is None:

@@ -32,6 +32,7 @@ from mcv.errors import (
     ModelNotFound,
     ServerUnavailable,
     StreamError,
+    TransientError,
     UsageError,
 )
 
@@ -108,12 +109,7 @@ class OllamaClient:
         return self._json("POST", "/api/show", {"model": model}, model=model)
 
     def capabilities(self, model: str) -> set[str]:
-        info = self.show(model)
-        caps = info.get("capabilities")
-        if caps is None:
-            # Daemons older than the `capabilities` field: a projector means vision.
-            caps = ["completion"] + (["vision"] if info.get("projector_info") else [])
-        return {str(c) for c in caps}
+        return capability_names(self.show(model))
 
     def tags(self) -> list[dict]:
         return list(self._json("GET", "/api/tags").get("models") or [])
@@ -273,6 +269,8 @@ class OllamaClient:
                 f"{self.base_url} is not an Ollama API (404 for {path})",
                 hint="check OLLAMA_HOST / --host, or update Ollama",
             )
+        if status == 503:  # the scheduler's queue is full (OLLAMA_MAX_QUEUE): worth asking again later
+            raise TransientError(f"Ollama error {status}: {text}")
         raise BackendError(f"Ollama error {status}: {text}")
 
     def _transport_error(self, err: httpx.HTTPError) -> BackendError | UsageError:
@@ -283,7 +281,16 @@ class OllamaClient:
         if isinstance(err, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
             return UsageError(f"invalid Ollama host '{self.base_url}'")
         # RemoteProtocolError, ReadError, ...: the daemon went away mid-reply.
-        return BackendError(f"lost the connection to Ollama at {self.base_url}")
+        return TransientError(f"lost the connection to Ollama at {self.base_url}")
+
+
+def capability_names(info: Mapping[str, Any]) -> set[str]:
+    """The capabilities an /api/show answer lists."""
+    caps = info.get("capabilities")
+    if caps is None:
+        # Daemons older than the `capabilities` field: a projector means vision.
+        caps = ["completion"] + (["vision"] if info.get("projector_info") else [])
+    return {str(c) for c in caps}
 
 
 def normalize_digest(digest: str) -> str:

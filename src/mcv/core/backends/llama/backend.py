@@ -76,7 +76,13 @@ class LlamaBackend:
         return LocalPair(self.llm_path, self.projector_path, self.source, self.generation.name)
 
     def capabilities(self, model: str) -> Capabilities:
-        return Capabilities(vision=True, thinking=thinking_capable(self.generation), options=HONOURED_OPTIONS)
+        return Capabilities(
+            vision=True,
+            thinking=thinking_capable(self.generation),
+            options=HONOURED_OPTIONS,
+            num_ctx=self.n_ctx,
+            tokens_per_slice=self.generation.tokens_per_slice,
+        )
 
     def chat(self, request: ChatRequest) -> Iterator[Chunk]:
         """Validate now (errors surface at the call), generate lazily."""
@@ -92,6 +98,13 @@ class LlamaBackend:
         stream = self._generate(parts, sampling, grammar, think, n_ctx, box, stream=parameters.stream)
         box.append(weakref.ref(stream))
         return stream
+
+    def count_tokens(self, text: str) -> int | None:
+        """Tokens of `text` by the model's tokenizer, when the model is loaded and idle (None otherwise)."""
+        native = self._native
+        if native is None or self._holder is not None:
+            return None
+        return len(native.tokenize_text(text))
 
     def close(self) -> None:
         with self._exclusive():

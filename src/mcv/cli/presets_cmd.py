@@ -1,0 +1,69 @@
+"""`mcv presets ls | show NAME`: the task presets (core/presets.py), built in and from the config file."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="List the task presets (--preset NAME), or show one.", no_args_is_help=True)
+
+
+@app.command("ls")
+def ls_command(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per preset."),
+) -> None:
+    """List every preset: what it does, its pixel budget, whether it answers JSON, where it comes from."""
+    from mcv.core.config import load_config
+    from mcv.core.presets import all_presets
+
+    env = ctx.obj
+    config = load_config(env.environ)
+    presets = all_presets(config)
+    if as_json:
+        import json
+
+        for preset in presets:
+            env.stdout.write(json.dumps({"name": preset.name, **preset.as_table(), "source": preset.source}) + "\n")
+        return
+    rows = [
+        (p.name, p.description, _budget(p.max_pixels), "json" if p.schema is not None else "text", p.source)
+        for p in presets
+    ]
+    headers = ("NAME", "DOES", "PIXELS", "ANSWER", "FROM")
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    for row in (headers, *rows):
+        env.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n")
+
+
+@app.command("show")
+def show_command(ctx: typer.Context, name: str = typer.Argument(..., help="Preset name, e.g. receipt.")) -> None:
+    """Print a preset as a config-file table: copy it into the config file to change it."""
+    import tomli_w
+
+    from mcv.core.config import load_config
+    from mcv.core.presets import find_preset
+
+    env = ctx.obj
+    config = load_config(env.environ)
+    preset = find_preset(config, name)
+    table = preset.as_table()
+    schema = table.pop("schema", None)
+    text = tomli_w.dumps({"presets": {preset.name: table}}, multiline_strings=True)
+    if schema is not None:
+        # A literal string keeps the JSON readable (no escaped quotes); TOML
+        # allows one unless the text itself holds three single quotes.
+        line = f"schema = '''\n{schema}'''\n" if "'''" not in schema else tomli_w.dumps({"schema": schema})
+        head, sep, tail = text.partition("\n\n")  # the preset's own keys come before its sub-tables
+        text = head + "\n" + line + "\n" + tail if sep else text + line
+    env.stdout.write(f"# {preset.source}; a [presets.{preset.name}] table in {config.path} changes it\n")
+    env.stdout.write(text)
+
+
+def _budget(max_pixels: int | None) -> str:
+    from mcv.core.presets import FULL_BUDGET
+
+    if max_pixels is None:
+        return "configured"
+    if max_pixels == FULL_BUDGET:
+        return "full"
+    return f"{max_pixels / 1e6:.1f} MP"
