@@ -23,6 +23,7 @@ MODULES = {
     "p3": "bench.p3_batch",
     "p4": "bench.p4_create",
     "p5": "bench.p5_p6_llama",
+    "s1": "bench.s1_scale_out",
 }
 
 

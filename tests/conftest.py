@@ -3,8 +3,10 @@
 pytest_plugins = [
     "support.isolation",
     "support.ollama_standin",
+    "support.openai_standin",
     "support.images",
     "support.tinypairs",
     "support.hf_server",
     "support.cli",
+    "support.desktop",
 ]

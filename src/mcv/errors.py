@@ -12,6 +12,7 @@ EXIT_OK = 0
 EXIT_BACKEND = 1  # model or server error
 EXIT_USAGE = 2  # bad usage or bad input
 EXIT_SOME_FAILED = 3  # a batch finished, but some of its items failed
+EXIT_CANCELLED = 4  # a picker was cancelled (mcv snap: Esc): nothing captured, nothing asked
 EXIT_INTERRUPTED = 130
 
 

@@ -194,6 +194,7 @@ def test_mid_stream_error_keeps_partial_answer(ollama_standin, mcv_env, photo_jp
         (["ask", "just words"], "no image given"),
         (["ask", "IMG", "--keep-alive", "soon"], "--keep-alive"),
         (["ask", "IMG", "--schema", "{not json"], "--schema"),
+        (["ask", "IMG", "--schema", ""], "--schema is empty"),  # not silently no schema
         (["ask", "IMG", "--frobnicate"], "No such option"),
     ],
 )

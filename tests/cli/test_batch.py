@@ -289,6 +289,8 @@ def test_a_terminal_gets_a_progress_bar(daemon, tmp_path):
         (["batch", "{photos}", "-p", "caption", "--output", "{existing}"], "already holds results"),
         (["batch", "{photos}", "-p", "caption", "--sidecar", "yaml"], "Invalid value for --sidecar"),
         (["batch", "{photos}", "-p", "recipe"], "no preset called 'recipe'"),
+        (["batch", "{photos}", "-p", "caption", "--schema", ""], "--schema is empty"),  # not silently none
+        (["batch", "{photos}", "-p", "caption", "--schema", "a, a int"], "field 'a' is given twice"),
     ],
 )
 def test_usage_errors_are_exit_2_before_anything_is_asked(daemon, tmp_path, args, message):

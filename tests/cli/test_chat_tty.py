@@ -230,10 +230,14 @@ def test_a_vanished_daemon_is_one_line_and_the_chat_goes_on(environ, folder, oll
         error = term.wait_for(r"mcv: error: [^\n]+", after=at)
         assert "Traceback" not in term.text()[at:]
         assert "Ollama" in error.group(0)
-        term.wait_for(r">>> second", after=error.end())  # the question comes back, nothing lost
-        term.type("\x15")  # Ctrl-U: clear the line
-        term.line("/images")
-        term.wait_for(r"1  receipt\.jpg  600x1400  sent with question 1", after=at)
+        term.wait_for(r"your question is kept: Up brings it back\n+>>>\s*$", after=error.end())
+        kept = term.mark()  # the end of what is shown: the blank rows below the prompt fill up later
+        term.line("/images")  # typed at an empty prompt: a command, not glued to the question
+        term.wait_for(r">>> /images\n  1  receipt\.jpg  600x1400  sent with question 1", after=kept - 3)
+        listed = term.mark()
+        term.type("\x1b[A")  # Up, Up: past /images, the question is back, nothing lost
+        term.type("\x1b[A")
+        term.wait_for(r">>> second\s*$", after=listed - 3)
         term.end()
         assert term.exit_code() == 0
 
@@ -247,7 +251,9 @@ def test_overflow_is_said_before_sending(environ, folder, ollama_standin):
         term.wait_for(r"this turn would overflow the context: ≈[\d,]+ of 900 tokens")
         term.wait_for(r"/clear starts over, /drop N removes an image")
         assert chats(ollama_standin) == []
-        term.wait_for(r">>> compare them")  # offered again
+        term.wait_for(r"Up then Enter sends it anyway\n+\[\+2 images\] >>>\s*$")
+        term.type("\x1b[A")  # Up: offered again
+        term.wait_for(r">>> compare them\s*$")
         term.type("\r")  # Enter: send anyway
         term.wait_for(r"Answer to «compare them» with 2 images")
         term.end()
@@ -303,3 +309,37 @@ def test_no_preview_draws_no_thumbnail(environ, folder):
         assert "▀" not in term.text()
         term.end()
         assert term.exit_code() == 0
+
+
+def test_a_damaged_file_to_load_is_one_line_and_the_chat_goes_on(environ, folder, ollama_standin):
+    good = folder / "good.json"
+    with chat(environ, folder, "receipt.jpg") as term:
+        term.wait_for(">>>")
+        term.line("what is the total?")
+        term.wait_for(r"with 1 images")
+        term.line(f"/save {good.name}")
+        term.wait_for(r"saved to good\.json")
+        document = json.loads(good.read_text())
+        sha = next(iter(document["images"]))
+        fake = b"\x89PNG\r\n\x1a\n" + bytes(100)  # an image's magic, nothing that decodes
+        import base64
+        import hashlib
+
+        document["images"] = {hashlib.sha256(fake).hexdigest(): {"data": base64.b64encode(fake).decode()}}
+        document["messages"][0]["images"][0].update(sha256=hashlib.sha256(fake).hexdigest(), mime="image/png")
+        (folder / "bad.json").write_text(json.dumps(document))
+        at = term.mark()
+        term.line("/load bad.json")
+        term.wait_for(r"mcv: error: bad\.json: image 'receipt\.jpg': its bytes are a damaged PNG image", after=at)
+        term.line("/save crlf.md")
+        term.wait_for(r"saved to crlf\.md")
+        (folder / "crlf.md").write_bytes((folder / "crlf.md").read_bytes().replace(b"\n", b"\r\n"))
+        term.line("/clear")
+        term.line("/load crlf.md")
+        term.wait_for(r"loaded crlf\.md: 2 messages, 1 images")
+        term.line("still there?")
+        term.wait_for(r"Answer to «still there\?» with 1 images")
+        assert "Traceback" not in term.text()
+        term.end()
+        assert term.exit_code() == 0
+    assert sha  # the good file named its image

@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 
 import pytest
 from support.cli import run_mcv
+
+from mcv.core.history import history_path
 
 
 @pytest.fixture
@@ -92,7 +96,7 @@ def test_chat_commands_from_a_pipe(environ, photo_jpeg, ollama_standin):
     ).encode()
     environ = {k: v for k, v in environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     result = run_mcv(["chat", str(photo_jpeg)], environ=environ, stdin=lines)
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # piped: the exit code of the first line that failed (the unknown model)
     assert result.stdout == "A red square.\nOther.\n"
     errors = [line for line in result.stderr.splitlines() if line.startswith("mcv: error:")]
     assert len(errors) == 4, result.stderr  # unknown model, /copy and /paste without a display, /frobnicate
@@ -105,3 +109,43 @@ def test_chat_commands_from_a_pipe(environ, photo_jpeg, ollama_standin):
     assert first["messages"][0] == {"role": "system", "content": "Answer in French."}
     assert second["model"] == "other-model"
     assert second["messages"][:3] == [*first["messages"], {"role": "assistant", "content": "A red square."}]
+
+
+def test_ls_and_prune_check_their_options(environ, photo_jpeg):
+    run_mcv(["ask", str(photo_jpeg), "first"], environ=environ)
+    for args in (["history", "ls", "--kind", "foo"], ["history", "prune", "--older-than", "30d", "--kind", "chats"],
+                 ["history", "prune", "--older-than", "soon"], ["history", "ls", "-n", "-1"]):
+        result = run_mcv(args, environ=environ)
+        assert result.exit_code == 2 and result.stderr.startswith("mcv: error: "), args
+    assert run_mcv(["history", "ls", "--kind", "ask"], environ=environ).stdout.count("\n") == 2
+
+
+def test_prune_deletes_what_is_older_and_says_so(environ, photo_jpeg):
+    run_mcv(["ask", str(photo_jpeg), "first"], environ=environ)
+    kept = run_mcv(["history", "prune", "--older-than", "1d"], environ=environ)
+    assert kept.exit_code == 0 and "deleted 0 conversations older than 1d" in kept.stderr
+    assert run_mcv(["history", "ls"], environ=environ).stdout.count("\n") == 2
+    with sqlite3.connect(history_path(environ)) as db:
+        db.execute("UPDATE conversations SET updated_at = '2020-01-01T00:00:00Z'")
+    pruned = run_mcv(["history", "prune", "--older-than", "1y", "--kind", "ask"], environ=environ)
+    assert pruned.exit_code == 0 and "deleted 1 asks older than 1y; the file shrank by " in pruned.stderr
+    assert "the history is empty" in run_mcv(["history", "ls"], environ=environ).stderr
+
+
+def test_ask_and_chat_about_a_file_whose_name_is_not_utf8(environ, photo_jpeg, tmp_path):
+    raw = bytes(tmp_path) + b"/re\xe7u \xff.jpg"
+    with open(raw, "wb") as file:
+        file.write(photo_jpeg.read_bytes())
+    name = os.fsdecode(raw)  # as sys.argv holds it
+    asked = run_mcv(["ask", name, "what is it?"], environ=environ)
+    assert (asked.exit_code, asked.stdout) == (0, "A red square.\n") and asked.stderr == ""
+    saved = tmp_path / "t.md"
+    chat = run_mcv(["chat", name], environ=environ, stdin=f"hi\n/save {saved}\nagain\n".encode())
+    assert chat.exit_code == 0 and chat.stdout == "A red square.\nA red square.\n"
+    assert "Traceback" not in chat.stderr and "chat 2 is in the history" in chat.stderr
+    unlogged = run_mcv(["chat", "--no-log", name], environ=environ, stdin=f"/save {tmp_path / 'u.json'}\n".encode())
+    assert unlogged.exit_code == 0 and "saved to" in unlogged.stderr
+    label = "re\ufffdu \ufffd.jpg"
+    assert f"[image: {tmp_path}/{label}, " in run_mcv(["history", "show", "1"], environ=environ).stdout
+    assert label in saved.read_text(encoding="utf-8")
+    assert label in (tmp_path / "u.json").read_text(encoding="utf-8")

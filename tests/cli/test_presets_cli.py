@@ -100,6 +100,29 @@ def test_presets_show_is_a_config_table_that_round_trips(mcv_env, name):
         assert getattr(again, field) == getattr(original, field), field
 
 
+@pytest.mark.parametrize(
+    "schema", ['"number, date: ISO date, total float"', "\"total float: the '''grand''' total\""]
+)
+def test_a_user_preset_with_a_multi_line_prompt_round_trips(mcv_env, schema):
+    config = Path(mcv_env["MCV_CONFIG"])
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        '[presets."my.invoice"]\nprompt = """\nRead this invoice.\n\nBe careful with totals."""\n'
+        f'schema = {schema}\nmax_pixels = "configured"\noptions = {{ temperature = 0, num_predict = 300 }}\n'
+    )
+    from mcv.core.config import load_config
+    from mcv.core.presets import find_preset
+
+    original = find_preset(load_config(mcv_env), "my.invoice")
+    shown = run_mcv(["presets", "show", "my.invoice"], environ=mcv_env)
+    assert shown.exit_code == 0, shown.stderr
+    config.write_text(shown.stdout)  # pasted back as the whole config file
+    again = find_preset(load_config(mcv_env), "my.invoice")
+    for field in ("prompt", "system", "options", "schema", "max_pixels", "max_chars", "xmp", "description"):
+        assert getattr(again, field) == getattr(original, field), field
+    assert again.prompt == "Read this invoice.\n\nBe careful with totals."
+
+
 def test_presets_show_unknown_is_exit_2(mcv_env):
     result = run_mcv(["presets", "show", "recipe"], environ=mcv_env)
     assert result.exit_code == 2

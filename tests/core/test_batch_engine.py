@@ -150,8 +150,12 @@ def test_resume_skips_answered_images_by_content_not_name(environ, ollama_standi
     (photos / "p1.jpg").write_bytes(jpeg_bytes(make_photo(900, 600, seed=99)))  # new content: asked
     before = len(ollama_standin.requests_to("/api/chat"))
     events = run(environ, BatchJob([str(photos)], prompt="what", output=out, resume=True))
-    assert [Path(r.path).name for r in done_records(events)] == ["p1.jpg"]
-    assert events[-1].tally.resumed == 5
+    records = {Path(r.path).name: r for r in done_records(events)}
+    assert sorted(records) == ["p1.jpg", "renamed.jpg"]
+    # the renamed photo is not asked again, but gets a record of its own, copied from the earlier answer
+    assert records["renamed.jpg"].copied_from == str(photos / "p0.jpg") and records["renamed.jpg"].answer == "A photo."
+    assert records["renamed.jpg"].metrics is None and records["p1.jpg"].copied_from is None
+    assert events[-1].tally.resumed == 5 and events[-1].tally.answered == 1
     assert len(ollama_standin.requests_to("/api/chat")) == before + 1
     assert events[0].earlier == 6
 
@@ -180,7 +184,7 @@ def test_refusals_before_anything_starts(environ, photos, tmp_path):
     with pytest.raises(UsageError, match="preset 'ocr' has no XMP field"):
         run(environ, BatchJob([str(photos)], preset=BUILT_IN["ocr"], xmp=True))
     with pytest.raises(UsageError, match="is one of the inputs"):
-        run(environ, BatchJob([str(photos)], prompt="x", output=photos / "p0.jpg", resume=True))
+        run(environ, BatchJob([str(photos / "p0.jpg")], prompt="x", output=photos / "p0.jpg", resume=True))
 
 
 @pytest.mark.slow

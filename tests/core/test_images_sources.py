@@ -182,3 +182,22 @@ def test_bytes_source(photo_jpeg):
     assert image.label == "pasted image"
     with pytest.raises(InputError, match="^pasted image: .* over the"):
         prepare(ImageSource("bytes", data, "pasted image"), PrepareSettings(max_input_bytes=1000))
+
+
+def test_a_name_that_is_not_utf8_opens_and_has_a_writable_label(tmp_path, photo_jpeg):
+    raw = bytes(tmp_path) + b"/re\xe7u \xff.jpg"
+    with open(raw, "wb") as file:
+        file.write(photo_jpeg.read_bytes())
+    name = os.fsdecode(raw)  # as sys.argv holds it: lone surrogates for the undecodable bytes
+    source = parse_image_arg(name)
+    assert source is not None and source.kind == "path" and os.fsencode(source.value) == raw
+    assert source.label == name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    assert "\ufffd" in source.label
+    source.label.encode("utf-8")  # what the history, /save and JSON need
+    [image] = prepare(source)
+    assert image.label == source.label and image.width > 0
+    from urllib.parse import quote
+
+    url = parse_image_arg("file://" + quote(raw))
+    assert url is not None and os.fsencode(url.value) == raw and url.label.isascii()
+    assert sources.display_name("plain") == "plain" and sources.display_name("\ud800x") == "\ufffd\ufffd\ufffdx"

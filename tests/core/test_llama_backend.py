@@ -214,8 +214,12 @@ def test_badly_typed_options_are_refused_when_the_request_is_described(bad):
 
 
 def test_a_context_below_one_token_is_refused_at_the_call(backend):
+    with pytest.raises(UsageError, match="option 'num_ctx' must be at least 1, not 0"):
+        ask(backend, "Hi", options={"num_ctx": 0})  # refused when the request is described (core/options.py)
+    request = ask(backend, "Hi", options={"num_ctx": 8})
+    request.parameters.options["num_ctx"] = 0  # a request built past that check: the backend refuses it too
     with pytest.raises(InputError, match="num_ctx must be a positive whole number"):
-        backend.chat(ask(backend, "Hi", options={"num_ctx": 0}))
+        backend.chat(request)
 
 
 def test_missing_or_mismatched_files(tmp_path, tiny_pair_factory):

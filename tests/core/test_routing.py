@@ -124,7 +124,7 @@ def test_bad_config_is_a_usage_error(environ, config, message):
 def test_unknown_backend(environ):
     with pytest.raises(UsageError, match="unknown backend 'vllm'") as caught:
         open_route(settings(environ, "vllm"), "minicpm-v")
-    assert caught.value.hint == "choose auto, ollama, llama"
+    assert caught.value.hint == "choose auto, ollama, llama, openai"
 
 
 def test_opening_the_in_process_engine_loads_no_llama_cpp_until_it_answers(environ, pair):

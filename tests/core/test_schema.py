@@ -49,6 +49,22 @@ def test_bad_shorthand_is_one_usage_error(text, message):
     assert message in info.value.message
 
 
+def test_a_comma_inside_a_description_gets_a_hint():
+    with pytest.raises(UsageError) as info:
+        shorthand("total float: the total, in EUR")
+    assert info.value.message == "--schema: unknown type 'EUR' for field 'in'"
+    assert "needs one field per line" in info.value.hint
+    with pytest.raises(UsageError) as info:
+        shorthand("total money")
+    assert "per line" not in info.value.hint
+
+
+def test_references_inside_the_schema_are_kept():
+    schema = {"$defs": {"item": {"type": "string"}}, "type": "array", "items": {"$ref": "#/$defs/item"}}
+    assert parse_schema(json.dumps(schema)) == schema
+    assert problem('["a", 1]', schema)[1].startswith("at 1: 1 is not of type 'string'")
+
+
 def test_parse_schema_takes_each_form(tmp_path):
     inline = '{"type": "object", "properties": {"total": {"type": "number"}}}'
     assert parse_schema(inline) == json.loads(inline)
@@ -69,6 +85,9 @@ def test_parse_schema_takes_each_form(tmp_path):
         ("[1, 2]", "--schema must be a JSON object (a JSON schema), not list"),
         ('{"type": "thing"}', "is not a valid JSON schema"),
         ('{"properties": {"a": {"minLength": -1}}}', "(at properties/a/minLength)"),
+        # a $ref that leads nowhere would otherwise crash the first validation, after the model answered
+        ('{"type": "object", "properties": {"a": {"$ref": "#/$defs/gone"}}}', "$ref '#/$defs/gone' leads nowhere"),
+        ('{"$ref": "https://example.com/schema.json"}', "leads nowhere inside the schema"),  # never downloaded
     ],
 )
 def test_bad_schemas_are_refused_before_anything_is_asked(text, message):

@@ -66,7 +66,7 @@ def run_mcv(
 def mcv_env(tmp_path) -> dict[str, str]:
     """A process-like environment of this test's own: config file, digest
     cache, empty Ollama store and HF cache, no daemon address."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("MCV_", "OLLAMA_"))}
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("MCV_", "OLLAMA_", "OPENAI_"))}
     environ["MCV_CONFIG"] = str(tmp_path / "mcv-config" / "config.toml")
     environ["MCV_STATE_DIR"] = str(tmp_path / "mcv-state")
     environ["MCV_DATA_DIR"] = str(tmp_path / "mcv-data")

@@ -44,6 +44,16 @@ def build_app() -> typer.Typer:
     from mcv.cli import chat_cmd, history_cmd
 
     chat_cmd.register(app)
+    from mcv.cli import desktop_cmd, plugins_cmd
+
+    desktop_cmd.register(app)
+    from mcv.cli import snap_cmd
+
+    snap_cmd.register(app)
+    from mcv.cli import mcp_cmd
+
+    mcp_cmd.register(app)
+    app.add_typer(plugins_cmd.app, name="plugins")
     app.add_typer(history_cmd.app, name="history")
     app.add_typer(presets_cmd.app, name="presets")
     app.add_typer(model_cmd.app, name="model")

@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from mcv.core.backends.registry import describe_choices
+from mcv.cli import common_options as common
 
 ASK_HELP = """Ask about one or more images.
 
@@ -33,34 +33,27 @@ def register(app: typer.Typer) -> None:
 def ask(
     ctx: typer.Context,
     arguments: Optional[List[str]] = typer.Argument(None, metavar="IMAGE... [PROMPT]", show_default=False),
-    model: Optional[str] = typer.Option(
-        None, "--model", "-m", help="Model name, or a GGUF file or folder to run in process [default: config `model`, minicpm-v]."
-    ),
-    host: Optional[str] = typer.Option(None, "--host", help="Ollama host (overrides OLLAMA_HOST)."),
-    backend: Optional[str] = typer.Option(None, "--backend", "-b", help=describe_choices() + "."),
-    system: Optional[str] = typer.Option(None, "--system", "-s", help="System prompt."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help="Sampling temperature."),
-    option: Optional[List[str]] = typer.Option(
-        None, "--option", "-o", metavar="KEY=VALUE", help="Ollama option, repeatable (e.g. num_ctx=8192)."
-    ),
-    keep_alive: Optional[str] = typer.Option(None, "--keep-alive", help="Keep the model loaded (5m, 1h, -1)."),
+    model: Optional[str] = common.MODEL,
+    host: Optional[str] = common.HOST,
+    backend: Optional[str] = common.BACKEND,
+    base_url: Optional[List[str]] = common.BASE_URL,
+    system: Optional[str] = common.SYSTEM,
+    temperature: Optional[float] = common.TEMPERATURE,
+    option: Optional[List[str]] = common.OPTION,
+    keep_alive: Optional[str] = common.KEEP_ALIVE,
     schema: Optional[str] = typer.Option(
         None, "--schema", help="Constrain the answer to JSON: a schema (inline, a file, or shorthand like 'total float, date'), or `json`."
     ),
-    preset: Optional[str] = typer.Option(
-        None, "--preset", "-p", help="Task preset: describe, caption, alt, ocr, table, receipt, tags, or your own (`mcv presets ls`)."
-    ),
-    think: Optional[bool] = typer.Option(
-        None, "--think/--no-think", help="Let a thinking model (e.g. MiniCPM-V 4.5) reason first [default: off]."
-    ),
-    clipboard: bool = typer.Option(False, "--clipboard", "-c", help="Add the image on the clipboard."),
+    preset: Optional[str] = common.PRESET,
+    think: Optional[bool] = common.THINK,
+    clipboard: bool = common.CLIPBOARD,
     pages: Optional[str] = typer.Option(None, "--pages", help="PDF pages, e.g. 1-3,5 [default: 1]."),
-    max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Pixel budget for each image."),
+    max_pixels: Optional[int] = common.MAX_PIXELS,
     no_stream: bool = typer.Option(False, "--no-stream", help="Wait for the whole answer, then print it."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object: answer, model, metrics."),
-    plain: bool = typer.Option(False, "--plain", help="Never render Markdown, even on a terminal."),
+    plain: bool = common.PLAIN,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Image notes and metrics on stderr."),
-    no_log: bool = typer.Option(False, "--no-log", help="Keep this answer out of the history (`mcv history`)."),
+    no_log: bool = common.NO_LOG,
 ) -> int:
     from mcv.cli.ask_flow import run_ask
 
@@ -74,18 +67,10 @@ def ask(
     return run_ask(
         ctx.obj,
         list(arguments or []),
-        # Command-line values of config keys: they beat the environment and the file.
-        flags={
-            "model": model,
-            "host": host,
-            "backend": backend,
-            "system": system,
-            "temperature": temperature,
-            "keep_alive": keep_alive,
-            "images.max_pixels": max_pixels,
-            "render.markdown": False if plain else None,
-            "history.log": False if no_log else None,
-        },
+        flags=common.config_flags(
+            model=model, host=host, backend=backend, system=system, temperature=temperature,
+            keep_alive=keep_alive, max_pixels=max_pixels, plain=plain, no_log=no_log, base_url=base_url,
+        ),
         changes={"think": think, "stream": not no_stream},
         options=list(option or []),
         schema=schema,

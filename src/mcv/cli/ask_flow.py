@@ -45,17 +45,18 @@ def run_ask(
 
         task = apply_preset(session, find_preset(settings.config, preset) if preset else None, prompt)
         session.parameters = session.parameters.merged(
-            options=parse_options(options), format=load_schema(schema) if schema else None, **changes
+            options=parse_options(options), format=load_schema(schema) if schema is not None else None, **changes
         )
         session.prepare_settings = replace(session.prepare_settings, pages=pages)
         turn = task.ask(session, sources)  # images start preparing while the view is set up
         checked = session.parameters.format is not None or task.max_chars is not None
         view = make_view(settings.config.get("render.markdown"), checked)
-        if not settings.config.get("history.log"):
-            return view.show(turn)
-        from mcv.cli.history_log import AskLog
+        from mcv.core.history.turn_log import log_turn
 
-        log = AskLog(session, task.prompt)
-        code = view.show(log.watch(turn))
-        log.write(env)  # after the answer is shown: the history costs it nothing
-        return code
+        # Written once the answer is shown (or stopped): the history costs it nothing.
+        return view.show(log_turn(session, turn, task.prompt, on_error=lambda err: not_logged(env, err)))
+
+
+def not_logged(env, err) -> None:
+    """A history that cannot be written costs one line, never the answer or the exit code."""
+    env.note(f"not kept in the history: {err.message} (--no-log, or `mcv config set history.log false`)")

@@ -1,4 +1,5 @@
-"""`mcv batch PATH|GLOB... (--preset NAME | --prompt TEXT)`: options here; the core batch engine works, batch_view.py shows it."""
+"""`mcv batch PATH|GLOB... (--preset NAME | --prompt TEXT)`: the options, parsed into the core's
+BatchJob here (once); the core batch engine works, batch_view.py shows it."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ from typing import List, Optional
 
 import typer
 
-from mcv.core.backends.registry import describe_choices
+from mcv.cli import common_options as common
 
 BATCH_HELP = """Run one task over many images: folders, globs, PDFs page by page.
 
 Folders are walked recursively; what a file is comes from its first bytes.
 Results are JSONL on stdout (or --output FILE; --csv for CSV), one record per
-image or PDF page: path, sha256, answer (and data for JSON tasks), metrics,
-error. Originals are never written to.
+image or PDF page, in the order the answers arrive: path, sha256, answer (and
+data for JSON tasks), error, metrics, model, preset, task. Originals are never
+written to, nor is a sidecar mcv did not write (unless --overwrite).
 
 \b
 Examples:
@@ -37,35 +39,46 @@ def register(app: typer.Typer) -> None:
 def batch(
     ctx: typer.Context,
     paths: List[str] = typer.Argument(..., metavar="PATH|GLOB...", show_default=False),
-    preset: Optional[str] = typer.Option(
-        None, "--preset", "-p", help="Task preset: describe, caption, alt, ocr, table, receipt, tags, or your own."
-    ),
+    preset: Optional[str] = common.PRESET,
     prompt: Optional[str] = typer.Option(None, "--prompt", help="The question (after the preset's, with --preset)."),
     output: Optional[Path] = typer.Option(None, "--output", metavar="FILE", help="Append the records to FILE instead of stdout."),
     csv: bool = typer.Option(False, "--csv", help="Records as CSV instead of JSONL."),
-    resume: bool = typer.Option(False, "--resume", help="Skip images already answered in --output (by content hash)."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue --output: images answered there (by content hash) are not asked again."
+    ),
     sidecar: Optional[str] = typer.Option(None, "--sidecar", metavar="txt|json", help="Write IMAGE.txt or IMAGE.json beside each image."),
     xmp: bool = typer.Option(False, "--xmp", help="Write the answer into an XMP sidecar (merged into an existing one)."),
     xmp_name: str = typer.Option(
         "stem", "--xmp-name", metavar="stem|full", help="XMP sidecar names: photo.xmp (stem: digiKam, Lightroom) or photo.jpg.xmp (full: darktable)."
     ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace IMAGE.txt / IMAGE.json files that mcv did not write (kept and reported otherwise)."
+    ),
     jobs: Optional[int] = typer.Option(
-        None, "--jobs", "-j", help="Requests in flight [default: one more than the daemon's parallel slots, OLLAMA_NUM_PARALLEL or 1; in process: 1]."
+        None, "--jobs", "-j", help="Requests in flight [default: one more than the daemon's parallel slots, OLLAMA_NUM_PARALLEL or 1; OpenAI servers: their openai.slots together; in process: 1]."
     ),
     host: Optional[List[str]] = typer.Option(None, "--host", help="Ollama host; repeat to spread the work over several daemons."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name, or a GGUF file or folder [default: config `model`]."),
-    backend: Optional[str] = typer.Option(None, "--backend", "-b", help=describe_choices() + "."),
-    system: Optional[str] = typer.Option(None, "--system", "-s", help="System prompt."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help="Sampling temperature."),
-    option: Optional[List[str]] = typer.Option(None, "--option", "-o", metavar="KEY=VALUE", help="Ollama option, repeatable."),
-    keep_alive: Optional[str] = typer.Option(None, "--keep-alive", help="Keep the model loaded (5m, 1h, -1)."),
+    model: Optional[str] = common.MODEL,
+    backend: Optional[str] = common.BACKEND,
+    base_url: Optional[List[str]] = common.BASE_URL,
+    system: Optional[str] = common.SYSTEM,
+    temperature: Optional[float] = common.TEMPERATURE,
+    option: Optional[List[str]] = common.OPTION,
+    keep_alive: Optional[str] = common.KEEP_ALIVE,
     schema: Optional[str] = typer.Option(None, "--schema", help="Constrain answers to JSON: a schema (inline, file, or shorthand), or `json`."),
-    think: Optional[bool] = typer.Option(None, "--think/--no-think", help="Let a thinking model reason first [default: off]."),
+    think: Optional[bool] = common.THINK,
     pages: str = typer.Option("all", "--pages", help="PDF pages of each PDF, e.g. 1-3,5."),
-    max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Pixel budget for each image [default: the preset's]."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary and failures on stderr."),
+    max_pixels: Optional[int] = common.MAX_PIXELS,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress: only the summary and the failures, on stderr."),
 ) -> int:
-    from mcv.cli.batch_view import run_batch_command
+    from mcv.cli.batch_view import run_batch_job
+    from mcv.core.arguments import load_schema, parse_options
+    from mcv.core.batch import BatchJob
+    from mcv.core.presets import find_preset
+    from mcv.core.settings import Settings
+    from mcv.errors import UsageError
+    from mcv.packaging.local_pairs import SOURCES
+    from mcv.packaging.state import state_dir
 
     if xmp_name not in ("stem", "full"):
         raise typer.BadParameter("stem or full", param_hint="--xmp-name")
@@ -73,22 +86,21 @@ def batch(
         raise typer.BadParameter("txt or json", param_hint="--sidecar")
     if jobs is not None and jobs < 1:
         raise typer.BadParameter("at least 1", param_hint="--jobs")
-    return run_batch_command(
-        ctx.obj,
-        flags={
-            "model": model,
-            "backend": backend,
-            "system": system,
-            "temperature": temperature,
-            "keep_alive": keep_alive,
-            "images.max_pixels": max_pixels,
-        },
-        paths=list(paths),
-        preset=preset,
+    if not preset and not (prompt and prompt.strip()):
+        raise UsageError("say what to ask: --preset NAME or --prompt TEXT", hint="see `mcv presets ls`")
+    env = ctx.obj
+    flags = common.config_flags(
+        model=model, host=None, backend=backend, system=system, temperature=temperature,
+        keep_alive=keep_alive, max_pixels=max_pixels, base_url=base_url,
+    )  # fmt: skip
+    settings = Settings.load(env.environ, flags=flags, pair_sources=SOURCES)
+    job = BatchJob(
+        inputs=list(paths),
+        preset=find_preset(settings.config, preset) if preset else None,
         prompt=prompt,
-        options=list(option or []),
-        schema=schema,
-        think=think,
+        options=parse_options(list(option or [])),
+        schema=load_schema(schema) if schema is not None else None,
+        changes={"think": think},
         hosts=list(host or []),
         jobs=jobs,
         pages=pages,
@@ -98,5 +110,7 @@ def batch(
         sidecar=sidecar,
         xmp=xmp,
         xmp_naming=xmp_name,
-        quiet=quiet,
+        overwrite=overwrite,
+        ledger=state_dir(env.environ) / "sidecars-written",
     )
+    return run_batch_job(env, settings, job, quiet=quiet)

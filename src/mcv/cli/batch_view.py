@@ -2,72 +2,36 @@
 
 On a terminal (stderr) a rich progress bar: done/total, images per second,
 ETA, failures; failures and retries are printed above it. Piped, one plain
-line per image on stderr. The records go to stdout (JSONL or CSV) unless
---output names a file; a summary and the list of failures end the run.
+line per image on stderr. `-q`: neither, only the summary and the list of
+failures. The records go to stdout (JSONL or CSV) unless --output names a
+file; a summary and the list of failures end the run. A reader of stdout
+that goes away (`| head`) ends the batch quietly, as `mcv ask` does.
 """
 
 from __future__ import annotations
 
 import signal
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Iterator
 
-from mcv.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, UsageError
+from mcv.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED
 
 
-def run_batch_command(
-    env,
-    *,
-    flags: Mapping[str, Any],
-    paths: Sequence[str],
-    preset: str | None,
-    prompt: str | None,
-    options: Sequence[str],
-    schema: str | None,
-    think: bool | None,
-    hosts: Sequence[str],
-    jobs: int | None,
-    pages: str,
-    output,
-    fmt: str,
-    resume: bool,
-    sidecar: str | None,
-    xmp: bool,
-    xmp_naming: str,
-    quiet: bool,
-) -> int:
-    from mcv.core.arguments import load_schema, parse_options
-    from mcv.core.batch import BatchJob, run_batch
-    from mcv.core.presets import find_preset
-    from mcv.core.settings import Settings
-    from mcv.packaging.local_pairs import SOURCES
+def run_batch_job(env, settings, job, *, quiet: bool) -> int:
+    """Run `job` (core.batch.BatchJob, built by batch_cmd.py) and show it; the exit code."""
+    from mcv.core.batch import run_batch
 
-    if not preset and not (prompt and prompt.strip()):
-        raise UsageError("say what to ask: --preset NAME or --prompt TEXT", hint="see `mcv presets ls`")
-    settings = Settings.load(env.environ, flags=flags, pair_sources=SOURCES)
-    job = BatchJob(
-        inputs=list(paths),
-        preset=find_preset(settings.config, preset) if preset else None,
-        prompt=prompt,
-        options=parse_options(options),
-        schema=load_schema(schema) if schema else None,
-        changes={"think": think},
-        hosts=list(hosts),
-        jobs=jobs,
-        pages=pages,
-        output=output,
-        fmt=fmt,
-        resume=resume,
-        sidecar=sidecar,
-        xmp=xmp,
-        xmp_naming=xmp_naming,
-    )
-    view = BatchView(env, records_to_stdout=output is None, fmt=fmt, quiet=quiet)
+    view = BatchView(env, records_to_stdout=job.output is None, fmt=job.fmt, quiet=quiet)
     events = run_batch(settings, job)
     with _sigterm_interrupts():
         try:
             for event in events:
                 view.show(event)
+        except _ReaderGone:
+            events.close()  # `mcv batch ... | head`: the reader has what it wanted; stop quietly
+            view.close()
+            env.discard_stdout()
+            return EXIT_OK
         except KeyboardInterrupt:
             events.close()  # lanes stop, workers end, files are closed whole
             view.interrupted()
@@ -75,6 +39,10 @@ def run_batch_command(
         finally:
             view.close()
     return view.exit_code
+
+
+class _ReaderGone(Exception):
+    """Whoever read the records on stdout went away (a broken pipe)."""
 
 
 @contextmanager
@@ -118,15 +86,17 @@ class BatchView:
         elif isinstance(event, ItemDone):
             self._item(event)
         elif isinstance(event, Note):
-            self._say(event.text)
+            if not self.quiet:  # retries, a daemon left out: the summary says what came of them
+                self._say(event.text)
         elif isinstance(event, Finished):
             self._finished(event)
 
     def _started(self, event) -> None:
+        if self.quiet:
+            return
         lanes = ", ".join(f"{where} ({n} at once)" for where, n in event.lanes)
         earlier = f"; {event.earlier} records already in the output" if event.earlier else ""
-        if not self.quiet:
-            self.env.note(f"{event.tally.total} files; asking {lanes}; preparing in {event.workers} processes{earlier}")
+        self.env.note(f"{event.tally.total} files; asking {lanes}; preparing in {event.workers} processes{earlier}")
         if self.env.stderr_isatty:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -157,11 +127,11 @@ class BatchView:
             self._progress.update(self._task, total=tally.total, completed=tally.finished, rate=rate, failed=failed)
             if record.error and not record.skipped:
                 self._say(record.error)
-        elif not self.quiet or (record.error and not record.skipped):
-            state = "ok" if record.answered else ("skipped: " if record.skipped else "failed: ") + (record.error or "")
-            where = record.path + (f" page {record.page}" if record.page is not None else "")
+        elif not self.quiet:
+            state = "copied from " + record.copied_from if record.copied_from else "ok"
             if record.error:
                 state = ("skipped: " if record.skipped else "failed: ") + record.error.removeprefix(record.path + ": ")
+            where = record.path + (f" page {record.page}" if record.page is not None else "")
             self.env.note(f"[{tally.finished}/{tally.total}] {where} {state}")
 
     def _write_record(self, record) -> None:
@@ -178,8 +148,7 @@ class BatchView:
             self.env.stdout.write(text)
             self.env.stdout.flush()
         except BrokenPipeError:
-            self.env.discard_stdout()
-            raise KeyboardInterrupt from None  # the reader went away: stop the batch as Ctrl-C would
+            raise _ReaderGone from None
 
     def _finished(self, event) -> None:
         tally = event.tally
@@ -203,13 +172,19 @@ class BatchView:
         if event.stopped is not None:
             pending = tally.total - tally.finished
             self.env.error(event.stopped)
-            self.env.note(f"stopped with {pending} images not asked; run it again with --resume to go on")
+            self.env.note(f"stopped with {pending} images not asked; {self._go_on}")
             self.exit_code = event.stopped.exit_code
 
     def interrupted(self) -> None:
         self.close()
-        self.env.stderr.write("mcv: interrupted; what was answered is kept (--resume continues)\n")
+        self.env.stderr.write(f"mcv: interrupted; {self._go_on}\n")
         self.env.stderr.flush()
+
+    @property
+    def _go_on(self) -> str:
+        if self.records_to_stdout:  # --resume reads an --output file back: there is none
+            return "the records printed are whole (--output FILE lets --resume go on)"
+        return "what was answered is kept (--resume continues)"
 
     def _say(self, text: str) -> None:
         if self._progress is not None:

@@ -6,21 +6,24 @@ from typing import List, Optional
 
 import typer
 
-from mcv.core.backends.registry import describe_choices
+from mcv.cli import common_options as common
 
 CHAT_HELP = """Chat about images in the terminal.
 
-Images named here are attached to your first message. In the chat, type a
-question and press Enter; /image PATH (or a file dropped onto the terminal)
-attaches more without sending; /help lists every command. Answers stream
-as Markdown; Ctrl-C stops one, Ctrl-D leaves. Every chat is kept in the
-history (`mcv history`); --continue resumes the last one, or chat ID.
+Images named here (and --clipboard's) are attached to your first message;
+with --preset, its question about them is asked at once. In the chat, type
+a question and press Enter; /image PATH (or a file dropped onto the
+terminal) attaches more without sending; /help lists every command.
+Answers stream as Markdown; Ctrl-C stops one, Ctrl-D leaves. Every chat is
+kept in the history (`mcv history`); --continue resumes the last one, or
+chat ID, with its options (/set) and thinking (/think).
 
 \b
 Examples:
   mcv chat receipt.jpg
   mcv chat --continue
   mcv chat --continue 12
+  mcv chat -p ocr scan.png
   mcv chat -m ~/models/ggml-model-Q4_K_M.gguf screenshot.png
 """
 
@@ -32,46 +35,38 @@ def register(app: typer.Typer) -> None:
 def chat(
     ctx: typer.Context,
     images: Optional[List[str]] = typer.Argument(None, metavar="[IMAGE...]", show_default=False),
-    model: Optional[str] = typer.Option(
-        None, "--model", "-m", help="Model name, or a GGUF file or folder to run in process [default: config `model`, minicpm-v]."
-    ),
-    host: Optional[str] = typer.Option(None, "--host", help="Ollama host (overrides OLLAMA_HOST)."),
-    backend: Optional[str] = typer.Option(None, "--backend", "-b", help=describe_choices() + "."),
+    model: Optional[str] = common.MODEL,
+    host: Optional[str] = common.HOST,
+    backend: Optional[str] = common.BACKEND,
+    base_url: Optional[List[str]] = common.BASE_URL,
     resume: bool = typer.Option(
-        False, "--continue", "-c", help="Resume the last chat, or chat ID given as the first argument (`--continue 12`)."
+        False, "--continue", help="Resume the last chat, or chat ID given as the first argument (`--continue 12`)."
     ),
-    system: Optional[str] = typer.Option(None, "--system", "-s", help="System prompt."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help="Sampling temperature."),
-    option: Optional[List[str]] = typer.Option(
-        None, "--option", "-o", metavar="KEY=VALUE", help="Ollama option, repeatable (e.g. num_ctx=8192); /set changes them."
-    ),
-    keep_alive: Optional[str] = typer.Option(None, "--keep-alive", help="Keep the model loaded (5m, 1h, -1)."),
-    think: Optional[bool] = typer.Option(
-        None, "--think/--no-think", help="Let a thinking model (e.g. MiniCPM-V 4.5) reason first [default: off]."
-    ),
-    max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Pixel budget for each image."),
+    system: Optional[str] = common.SYSTEM,
+    temperature: Optional[float] = common.TEMPERATURE,
+    option: Optional[List[str]] = common.OPTION,
+    keep_alive: Optional[str] = common.KEEP_ALIVE,
+    preset: Optional[str] = common.PRESET,
+    think: Optional[bool] = common.THINK,
+    clipboard: bool = common.CLIPBOARD,
+    max_pixels: Optional[int] = common.MAX_PIXELS,
     no_preview: bool = typer.Option(False, "--no-preview", help="No image thumbnails (never drawn when piped)."),
-    plain: bool = typer.Option(False, "--plain", help="Never render Markdown, even on a terminal."),
-    no_log: bool = typer.Option(False, "--no-log", help="Keep this chat out of the history."),
+    plain: bool = common.PLAIN,
+    no_log: bool = common.NO_LOG,
 ) -> int:
     from mcv.cli.chat.run import run_chat
 
+    flags = common.config_flags(
+        model=model, host=host, backend=backend, system=system, temperature=temperature,
+        keep_alive=keep_alive, max_pixels=max_pixels, plain=plain, no_log=no_log, base_url=base_url,
+    )
     return run_chat(
         ctx.obj,
         list(images or []),
-        flags={
-            "model": model,
-            "host": host,
-            "backend": backend,
-            "system": system,
-            "temperature": temperature,
-            "keep_alive": keep_alive,
-            "images.max_pixels": max_pixels,
-            "render.markdown": False if plain else None,
-            "history.log": False if no_log else None,
-            "chat.preview": "off" if no_preview else None,
-        },
+        flags={**flags, "chat.preview": "off" if no_preview else None},
         changes={"think": think},
         options=list(option or []),
         resume=resume,
+        preset=preset,
+        clipboard=clipboard,
     )

@@ -29,6 +29,8 @@ def show_command(
     rows = []
     for name, key in KEYS.items():
         value, origin = config.lookup(name)
+        if key.secret and value is not None:
+            value = "(set)"
         source = key.env_var if origin == "env" else origin
         rows.append((name, value, source))
     if as_json:

@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 DOCTOR_HELP = """Check Ollama, llama-cpp-python and local GGUF pairs, and run an offline self-test.
+Also says which screen capture tool `mcv snap` would use here, or what to install.
 
 The self-test writes a tiny random-weight model pair to a temporary folder and
 asks it about one image through llama.cpp (in a child process); it needs no
@@ -42,6 +43,9 @@ def doctor(
     env = ctx.obj
     settings = Settings.load(env.environ, flags={"host": host, "model": model}, pair_sources=SOURCES)
     report = run_checks(settings, selftest=self_test)
+    from mcv.plugins.snap.doctor import capture_checks
+
+    report.checks.extend(capture_checks(env.environ))  # `mcv snap`: warnings only, never unhealthy
     summary = report.summary()
     if as_json:
         document = {"healthy": report.healthy, "checks": [c.as_dict() for c in report.checks + [summary]]}

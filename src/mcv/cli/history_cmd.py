@@ -1,10 +1,13 @@
-"""`mcv history ls | show ID | rm ID | export ID [--format md|json] | path`: the chats and asks kept in SQLite."""
+"""`mcv history ls | show ID | rm ID | export ID [--format md|json] | prune --older-than AGE | path`:
+the chats and asks kept in SQLite."""
 
 from __future__ import annotations
 
 from typing import Optional
 
 import typer
+
+from mcv.errors import UsageError
 
 app = typer.Typer(
     help="Chats and asks kept in the history (images included). Turn logging off with "
@@ -29,6 +32,9 @@ def ls(
 ) -> int:
     """List conversations, newest first."""
     env = ctx.obj
+    _check_kind(kind)
+    if limit < 0:
+        raise UsageError("--limit is a number of conversations (0 = all)")
     history = _history(ctx)
     if history is None:
         env.stderr.write("mcv: the history is empty\n")
@@ -90,7 +96,6 @@ def export(
 ) -> int:
     """A conversation as a file `mcv chat` can /load: Markdown or JSON, images included."""
     from mcv.core.transcript import to_json, to_markdown
-    from mcv.errors import UsageError
 
     if format not in ("md", "json"):
         raise UsageError(f"--format is md or json, not {format!r}")
@@ -112,6 +117,47 @@ def export(
         raise UsageError(f"cannot write {target}: {err.strerror or err}") from None
     ctx.obj.stderr.write(f"mcv: wrote {target}\n")
     return 0
+
+
+@app.command("prune")
+def prune(
+    ctx: typer.Context,
+    older_than: str = typer.Option(..., "--older-than", metavar="AGE", help="Age of the last change: 30d, 12w, 6m (months), 1y."),
+    kind: Optional[str] = typer.Option(None, "--kind", help="Only `chat` or only `ask`."),
+) -> int:
+    """Delete conversations not changed for AGE, and the images only they used; the file shrinks."""
+    from datetime import datetime, timezone
+
+    from mcv.core.history import History, history_path
+    from mcv.core.units import format_bytes
+
+    _check_kind(kind)
+    age = _age(older_than)
+    if not history_path(ctx.obj.environ).exists():
+        ctx.obj.stderr.write("mcv: the history is empty\n")
+        return 0
+    with History.open(ctx.obj.environ) as history:
+        deleted, freed = history.prune(before=datetime.now(timezone.utc) - age, kind=kind)
+    what = f"{kind}s" if kind else "conversations"
+    ctx.obj.stderr.write(f"mcv: deleted {deleted} {what} older than {older_than}; the file shrank by {format_bytes(freed)}\n")
+    return 0
+
+
+def _age(text: str):
+    """`30d`, `12w`, `6m` (30-day months), `1y`, `48h` -> a timedelta; UsageError otherwise."""
+    import re
+    from datetime import timedelta
+
+    match = re.fullmatch(r"\s*(\d+)\s*([hdwmy])\s*", text.lower())
+    if match is None:
+        raise UsageError(f"--older-than takes an age like 30d, 12w, 6m or 1y, not {text!r}")
+    hours = {"h": 1, "d": 24, "w": 24 * 7, "m": 24 * 30, "y": 24 * 365}[match.group(2)]
+    return timedelta(hours=int(match.group(1)) * hours)
+
+
+def _check_kind(kind: str | None) -> None:
+    if kind is not None and kind not in ("chat", "ask"):
+        raise UsageError(f"--kind is chat or ask, not {kind!r}")
 
 
 @app.command("path")

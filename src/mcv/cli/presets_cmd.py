@@ -38,25 +38,45 @@ def ls_command(
 @app.command("show")
 def show_command(ctx: typer.Context, name: str = typer.Argument(..., help="Preset name, e.g. receipt.")) -> None:
     """Print a preset as a config-file table: copy it into the config file to change it."""
-    import tomli_w
-
     from mcv.core.config import load_config
     from mcv.core.presets import find_preset
 
     env = ctx.obj
     config = load_config(env.environ)
     preset = find_preset(config, name)
-    table = preset.as_table()
-    schema = table.pop("schema", None)
-    text = tomli_w.dumps({"presets": {preset.name: table}}, multiline_strings=True)
-    if schema is not None:
-        # A literal string keeps the JSON readable (no escaped quotes); TOML
-        # allows one unless the text itself holds three single quotes.
-        line = f"schema = '''\n{schema}'''\n" if "'''" not in schema else tomli_w.dumps({"schema": schema})
-        head, sep, tail = text.partition("\n\n")  # the preset's own keys come before its sub-tables
-        text = head + "\n" + line + "\n" + tail if sep else text + line
     env.stdout.write(f"# {preset.source}; a [presets.{preset.name}] table in {config.path} changes it\n")
-    env.stdout.write(text)
+    env.stdout.write(preset_toml(preset.name, preset.as_table()))
+
+
+def preset_toml(name: str, table: dict) -> str:
+    """`table` as a `[presets.NAME]` config table, the schema's JSON readable; it reads back the same."""
+    import tomli_w
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    table = dict(table)
+    schema = table.pop("schema", None)
+    text = tomli_w.dumps({"presets": {name: table}}, multiline_strings=True)
+    if schema is not None:
+        # A literal string keeps the JSON readable (no escaped quotes). It goes right
+        # under the table's header: the preset's own keys come before its sub-tables
+        # (options), and a multi-line prompt may hold blank lines of its own.
+        header, _, rest = text.partition("\n")
+        readable = f"{header}\nschema = '''\n{schema}'''\n{rest}"
+        plain = f"{header}\n{tomli_w.dumps({'schema': schema})}{rest}"
+        expected = {**table, "schema": schema}
+        text = readable if _reads_back(tomllib, readable, name, expected) else plain
+    return text
+
+
+def _reads_back(tomllib, text: str, name: str, expected: dict) -> bool:
+    try:
+        return tomllib.loads(text)["presets"][name] == expected
+    except (tomllib.TOMLDecodeError, KeyError):
+        return False
 
 
 def _budget(max_pixels: int | None) -> str:

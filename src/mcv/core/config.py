@@ -63,6 +63,7 @@ class Key:
     parse: Callable[[str], Any]
     default: Any
     help: str
+    secret: bool = False  # a credential: `mcv config show` says whether it is set, never what it is
 
     @property
     def env_var(self) -> str:
@@ -83,6 +84,9 @@ KEYS: dict[str, Key] = {
         Key("system", str, None, "system prompt; unset = the model's default"),
         Key("images.max_pixels", _positive_int, 9 * 448 * 448, "pixel budget images are shrunk to"),
         Key("images.jpeg_quality", _positive_int, 90, "JPEG quality of prepared images"),
+        Key("openai.base_url", str, None, "OpenAI-compatible server URL(s), space-separated; OPENAI_BASE_URL and --base-url take precedence"),
+        Key("openai.api_key", str, None, "API key for the openai backend; OPENAI_API_KEY takes precedence (never shown)", secret=True),
+        Key("openai.slots", _positive_int, 1, "requests each OpenAI-compatible server answers at once (batch lanes)"),
         Key("llama.model", str, None, "LLM GGUF for the in-process backend"),
         Key("llama.mmproj", str, None, "projector GGUF for the in-process backend"),
         Key("llama.n_ctx", _positive_int, None, "context size for the in-process backend"),
@@ -91,6 +95,7 @@ KEYS: dict[str, Key] = {
         Key("render.markdown", _bool, True, "render answers as Markdown on a terminal"),
         Key("history.log", _bool, True, "keep chats and asks in the history database (`mcv history`)"),
         Key("chat.preview", _choice("auto", "kitty", "sixel", "blocks", "off"), "auto", "image thumbnails in `mcv chat`"),
+        Key("mcp.allow", str, None, "folders `mcv mcp` may read images from besides its working folder (separated like PATH)"),
     )
 }
 

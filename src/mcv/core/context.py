@@ -42,8 +42,9 @@ class ContextEstimate:
 
     def describe(self) -> str:
         """E.g. `≈1,830 of 4,096 tokens (45%): 1,500 for 2 images, 330 for text`."""
-        share = f" ({100 * self.total / self.limit:.0f}%)" if self.limit else ""
-        limit = f" of {self.limit:,}" if self.limit else ""
+        known = self.limit is not None and self.limit > 0
+        share = f" ({100 * self.total / self.limit:.0f}%)" if known else ""
+        limit = f" of {self.limit:,}" if known else ""
         return f"≈{self.total:,}{limit} tokens{share}: {self.image_tokens:,} for images, {self.text_tokens:,} for text"
 
 
@@ -64,7 +65,7 @@ def image_tokens(width: int, height: int, tokens_per_slice: int) -> int:
 def estimate(messages: Sequence[Message], session) -> ContextEstimate:
     """The estimate for sending `messages` through `session`'s engine and parameters."""
     capabilities = session.capabilities()
-    limit = session.parameters.options.get("num_ctx") or capabilities.num_ctx
+    limit = session.parameters.options.get("num_ctx") or session.running_context() or capabilities.num_ctx
     counted = True
     text_total = 0
     for message in messages:

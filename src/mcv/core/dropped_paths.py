@@ -10,38 +10,47 @@ into a plain space (or the other way round) still finds the file.
 
 A line counts as dropped files only when every word of it is an existing
 file that reads as a path (a separator, or an image extension): a question
-that mentions a file name stays a question.
+that mentions a file name stays a question. A paste of several lines (a file
+manager's copied files: file:// URIs one a line, often CRLF-separated) counts
+when every non-empty line does.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
-from urllib.parse import unquote, urlsplit
 
-from mcv.core.images.sources import IMAGE_EXTENSIONS
+from mcv.core.images.sources import IMAGE_EXTENSIONS, display_name, file_url_path
 from mcv.core.images.types import ImageSource
 
 _SPACES = str.maketrans({"\u202f": " ", "\u00a0": " "})
+_LINE_BREAKS = re.compile(r"\r\n|\r|\n")
 
 
-def dropped_images(line: str, *, cwd: str | None = None) -> list[ImageSource] | None:
-    """The files `line` names, or None when it is text to send."""
-    words = _words(line.strip())
-    if not words:
+def dropped_images(text: str, *, cwd: str | None = None) -> list[ImageSource] | None:
+    """The files `text` names (every non-empty line of it), or None when it is text to send."""
+    if len(text) > 65536:
+        return None
+    lines = [line for line in _LINE_BREAKS.split(text) if line.strip()]
+    if not lines:
         return None
     sources = []
-    for word in words:
-        path = _existing_path(word, cwd)
-        if path is None:
+    for line in lines:
+        words = _words(line.strip())
+        if not words:
             return None
-        sources.append(ImageSource("path", path, os.path.basename(path)))
+        for word in words:
+            path = _existing_path(word, cwd)
+            if path is None:
+                return None
+            sources.append(ImageSource("path", path, display_name(os.path.basename(path))))
     return sources
 
 
 def _words(line: str) -> list[str] | None:
-    if not line or "\n" in line or len(line) > 65536:
+    if not line:
         return None
     try:
         return shlex.split(line, posix=sys.platform != "win32" or not line.startswith('"'))
@@ -51,7 +60,7 @@ def _words(line: str) -> list[str] | None:
 
 def _existing_path(word: str, cwd: str | None) -> str | None:
     if word.lower().startswith("file://"):
-        word = unquote(urlsplit(word).path)
+        word = file_url_path(word)
         if sys.platform == "win32" and word[:1] == "/" and word[2:3] == ":":
             word = word[1:]  # file:///C:/x.png
     else:

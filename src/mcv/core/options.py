@@ -43,6 +43,25 @@ OPTION_TYPES: dict[str, str] = {
 }
 
 
+# Values outside these make no sense to any engine (a context of -1 tokens, a
+# negative temperature); Ollama would pass them on and fail, or misbehave, later.
+# (lowest, highest); None: no bound. -1 and -2 are Ollama's own markers where kept.
+OPTION_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "num_ctx": (1, None),
+    "num_batch": (1, None),
+    "num_thread": (0, None),
+    "num_keep": (-1, None),  # -1: keep the whole prompt
+    "num_predict": (-2, None),  # -1: no limit, -2: fill the context
+    "repeat_last_n": (-1, None),  # -1: num_ctx
+    "top_k": (0, None),
+    "top_p": (0, 1),
+    "min_p": (0, 1),
+    "typical_p": (0, 1),
+    "temperature": (0, None),
+    "repeat_penalty": (0, None),
+}
+
+
 def check_options(options: Mapping[str, Any]) -> None:
     """Raise UsageError for a key Ollama does not know or a value it would reject."""
     for key, value in options.items():
@@ -50,9 +69,15 @@ def check_options(options: Mapping[str, Any]) -> None:
         if kind is None:
             known = ", ".join(sorted(OPTION_TYPES))
             raise UsageError(f"unknown option '{key}'", hint=f"known options: {known}")
-        if value is None or _fits(kind, value):
+        if value is None:
             continue
-        raise UsageError(f"option '{key}' must be {_ARTICLE[kind]} {kind}, not {json.dumps(value)}")
+        if not _fits(kind, value):
+            raise UsageError(f"option '{key}' must be {_ARTICLE[kind]} {kind}, not {json.dumps(value)}")
+        low, high = OPTION_RANGES.get(key, (None, None))
+        if low is not None and value < low:
+            raise UsageError(f"option '{key}' must be at least {low}, not {json.dumps(value)}")
+        if high is not None and value > high:
+            raise UsageError(f"option '{key}' must be at most {high}, not {json.dumps(value)}")
 
 
 def _fits(kind: str, value: Any) -> bool:

@@ -57,6 +57,7 @@ def shorthand(text: str, *, origin: str = "--schema") -> Schema:
     """`llm`'s concise schema syntax -> a JSON schema of one object."""
     separator = "\n" if "\n" in text else ","
     properties: dict[str, Any] = {}
+    described = False  # a field before this one had a description
     for raw in text.split(separator):
         field = raw.strip()
         if not field:
@@ -72,14 +73,16 @@ def shorthand(text: str, *, origin: str = "--schema") -> Schema:
             raise UsageError(f"{origin}: {name!r} is not a field name (letters, digits, _ and -)")
         kind = words[1] if len(words) == 2 else "str"
         if kind not in SHORTHAND_TYPES:
-            raise UsageError(
-                f"{origin}: unknown type {kind!r} for field {name!r}", hint="types: " + ", ".join(SHORTHAND_TYPES)
-            )
+            hint = "types: " + ", ".join(SHORTHAND_TYPES)
+            if separator == "," and described:  # likely the tail of a description holding a comma
+                hint += "; a description with a comma in it needs one field per line"
+            raise UsageError(f"{origin}: unknown type {kind!r} for field {name!r}", hint=hint)
         if name in properties:
             raise UsageError(f"{origin}: field {name!r} is given twice")
         properties[name] = {"type": SHORTHAND_TYPES[kind]}
         if colon and description.strip():
             properties[name]["description"] = description.strip()
+            described = True
     if not properties:
         raise UsageError(f"{origin}: no fields")
     return {"type": "object", "properties": properties, "required": list(properties)}
@@ -95,7 +98,43 @@ def check_schema(schema: Schema, origin: str = "--schema") -> Schema:
     except exceptions.SchemaError as err:
         where = "/".join(str(p) for p in err.absolute_path)
         raise UsageError(f"{origin} is not a valid JSON schema: {err.message}" + (f" (at {where})" if where else "")) from None
+    _check_references(schema, cls, origin)
     return schema
+
+
+def _check_references(schema: Schema, cls: Any, origin: str) -> None:
+    """Every `$ref` must resolve inside the schema: nothing is fetched, and a reference that
+    leads nowhere would otherwise fail only when the first answer is validated."""
+    from referencing import Registry, Resource
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import specification_with
+
+    resolver = None
+    for ref in _references(schema):
+        if resolver is None:  # as validation resolves: the schema's own draft, an empty registry
+            draft = specification_with(cls.META_SCHEMA.get("$schema", ""))
+            resolver = Registry().resolver_with_root(Resource.from_contents(schema, default_specification=draft))
+        try:
+            resolver.lookup(ref)
+        except Unresolvable:
+            raise UsageError(
+                f"{origin}: $ref {ref!r} leads nowhere inside the schema",
+                hint="only references within the schema are followed, e.g. #/$defs/item (nothing is downloaded)",
+            ) from None
+
+
+def _references(node: Any) -> list[str]:
+    found: list[str] = []
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            found.append(ref)
+        for value in node.values():
+            found.extend(_references(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_references(value))
+    return found
 
 
 def answer_json(text: str) -> Any:

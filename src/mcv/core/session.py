@@ -90,6 +90,29 @@ class Session:
         self.route(model)
         return self._backend.capabilities(model)
 
+    def known_capabilities(self, model: str | None = None) -> Capabilities | None:
+        """What the engine for `model` can do when it is open already; None otherwise
+        (nothing is opened: a chat can change a setting while the daemon is down)."""
+        from mcv.core.ollama.names import same_model
+
+        model = model or self.parameters.model
+        route = self._route
+        if route is None or self._backend is None or not (route.model == model or same_model(route.model, model)):
+            return None
+        return self._backend.capabilities(model)
+
+    def running_context(self) -> int | None:
+        """The context the engine runs the session's model with right now, when it can say
+        (Ollama's /api/ps for a loaded model); None otherwise, or when no engine is open."""
+        probe = getattr(self._backend, "loaded_context", None)
+        return probe(self.parameters.model) if probe is not None else None
+
+    def engine_slots(self) -> int | None:
+        """Requests the open engine answers at once when it can say (the openai backend: its
+        endpoints' slots together); None otherwise, or when no engine is open."""
+        slots = getattr(self._backend, "slots", None)
+        return slots if isinstance(slots, int) else None
+
     def count_tokens(self, text: str) -> int | None:
         """Tokens of `text` by the engine's own tokenizer when it has one loaded in
         process; None otherwise (callers estimate)."""
@@ -188,7 +211,7 @@ def settle(parameters: Parameters, capabilities: Capabilities, route: Route, ima
     so it says `think: false` explicitly. A model that cannot think is sent no
     `think` at all (`true` is refused above; Ollama answers 400 to it).
     """
-    if image_count and not capabilities.vision:
+    if image_count and capabilities.vision is False:
         raise CapabilityError(
             f"model '{parameters.model}' has no vision capability, so it cannot look at images",
             hint="use a vision model (e.g. -m minicpm-v), or package one with `mcv model create`",

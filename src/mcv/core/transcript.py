@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from mcv.core.backends.base import Message
 from mcv.core.images.types import PreparedImage
-from mcv.errors import InputError, UsageError
+from mcv.errors import InputError, UsageError, first_line
 
 if TYPE_CHECKING:
     from mcv.core.conversation import Conversation
@@ -78,23 +78,67 @@ def image_reference(image: PreparedImage) -> dict[str, Any]:
     }
 
 
-def image_from(reference: dict[str, Any], data: bytes) -> PreparedImage:
-    """The PreparedImage a reference and its bytes describe; InputError if they disagree."""
-    if hashlib.sha256(data).hexdigest() != reference.get("sha256", hashlib.sha256(data).hexdigest()):
-        raise InputError(f"image {reference.get('label')!r}: its bytes do not match its sha256")
+_MIMES = {"image/jpeg": "JPEG", "image/png": "PNG"}  # what prepared images are (core/images/encode.py)
+_MAX_SIDE = 1 << 16
+
+
+def image_from(reference: Any, data: bytes) -> PreparedImage:
+    """The PreparedImage a reference and its bytes describe; InputError (one line) if
+    anything disagrees: the sha256, the kind of image, its size, the record's fields."""
+    if not isinstance(reference, dict):
+        raise InputError(f"an image record is not an object: {_shown(reference)}")
+    label = reference.get("label")
+    label = label if isinstance(label, str) and label else "image"
+    sha = reference.get("sha256")
+    if not isinstance(sha, str) or not sha:
+        raise InputError(f"image {label!r}: its record has no sha256")
+    if not data:
+        raise InputError(f"image {label!r}: its data is missing")
+    if hashlib.sha256(data).hexdigest() != sha.lower():
+        raise InputError(f"image {label!r}: its bytes do not match its sha256")
+    mime = reference.get("mime")
+    if mime not in _MIMES:
+        raise InputError(f"image {label!r}: {_shown(mime)} is not a prepared image's type (image/jpeg or image/png)")
+    sizes = {}
+    for key in ("width", "height", "source_width", "source_height"):
+        value = reference.get(key, reference.get(key.removeprefix("source_")))
+        if not _is_int(value) or not 0 < value <= _MAX_SIDE * (1 + 3 * key.startswith("source_")):
+            raise InputError(f"image {label!r}: {key} is not a size in pixels: {_shown(value)}")
+        sizes[key] = value
+    notes = reference.get("notes") or []
+    if not isinstance(notes, list) or not all(isinstance(note, str) for note in notes):
+        raise InputError(f"image {label!r}: its notes are not a list of texts")
+    _check_bytes(data, _MIMES[mime], (sizes["width"], sizes["height"]), label)
+    return PreparedImage(data=data, mime=mime, label=label, notes=tuple(notes), **sizes)
+
+
+def _check_bytes(data: bytes, kind: str, size: tuple[int, int], label: str) -> None:
+    """The bytes are the image the record says: its kind by magic bytes, its size by the header."""
+    import io
+
+    from PIL import Image
+
+    from mcv.core.images.sniff import sniff
+
+    if sniff(data) != kind:
+        raise InputError(f"image {label!r}: its bytes are not a {kind} image")
     try:
-        return PreparedImage(
-            data=data,
-            mime=str(reference["mime"]),
-            width=int(reference["width"]),
-            height=int(reference["height"]),
-            source_width=int(reference.get("source_width") or reference["width"]),
-            source_height=int(reference.get("source_height") or reference["height"]),
-            label=str(reference.get("label") or "image"),
-            notes=tuple(str(note) for note in reference.get("notes") or ()),
-        )
-    except (KeyError, TypeError, ValueError) as err:
-        raise InputError(f"an image record lacks {err}") from None
+        with Image.open(io.BytesIO(data), formats=[kind]) as picture:  # reads the header only
+            found = picture.size
+    except Exception:  # noqa: BLE001 - any decoder complaint about a damaged header
+        raise InputError(f"image {label!r}: its bytes are a damaged {kind} image") from None
+    if found != size:
+        raise InputError(f"image {label!r}: its bytes are {found[0]}x{found[1]}, its record says {size[0]}x{size[1]}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _shown(value: Any) -> str:
+    """A value from a file, short enough for an error line."""
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, (bytes, bytearray)) else repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 # --- saving ----------------------------------------------------------------------------
@@ -112,6 +156,8 @@ def save(conversation: "Conversation", path, *, model: str | None) -> str:
     kind = "json" if path.suffix.lower() == ".json" else "markdown"
     if path.is_dir():
         raise UsageError(f"{path} is a folder: name a file to save the chat in")
+    if path.exists() and not path.is_file():  # a FIFO or a device: never opened, never replaced
+        raise UsageError(f"{path} is not a regular file: name a file to save the chat in")
     if path.exists() and not _is_transcript(path):
         raise UsageError(f"{path} exists and is not a saved mcv chat: not replacing it", hint="choose another file name")
     transcript = Transcript(conversation.system, list(conversation.messages), list(conversation.pending), model)
@@ -192,64 +238,131 @@ def to_markdown(transcript: Transcript) -> str:
 
 
 def load(path) -> Transcript:
-    """Read a chat saved by `save` (either format); InputError for anything else."""
+    """Read a chat saved by `save` (either format); InputError (one line) for anything else."""
     path = Path(path).expanduser()
+    raw = _read_saved_file(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read {path}: {getattr(err, 'strerror', None) or err}") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a chat saved by mcv (not UTF-8 text)") from None
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as some Windows editors add
     if text.lstrip().startswith("{"):
         return from_json(text, str(path))
     return from_markdown(text, str(path))
 
 
+# Larger than any chat /save writes in practice (a hundred prepared images are ~100 MB
+# of base64): a bigger file is something else, and reading it would only fill the memory.
+MAX_FILE_BYTES = 512 * 1024 * 1024
+
+
+def _read_saved_file(path: Path) -> bytes:
+    """The bytes of a regular file of at most MAX_FILE_BYTES: a device (/dev/zero), a FIFO
+    or a huge file is one clear line, never a read that does not end."""
+    import os
+    import stat
+
+    from mcv.core.units import format_bytes
+
+    try:
+        # O_NONBLOCK: opening a FIFO with no writer returns at once (then refused below).
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder: name a file saved with /save") from None
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror or err}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise InputError(f"{path} is a folder: name a file saved with /save")
+        raise InputError(f"{path} is not a regular file: name a file saved with /save")
+    if info.st_size > MAX_FILE_BYTES:
+        os.close(fd)
+        raise InputError(f"{path} is too large for a saved chat ({format_bytes(info.st_size)}, at most {format_bytes(MAX_FILE_BYTES)})")
+    with os.fdopen(fd, "rb") as file:
+        try:
+            raw = file.read(MAX_FILE_BYTES + 1)
+        except OSError as err:
+            raise InputError(f"cannot read {path}: {err.strerror or err}") from None
+    if len(raw) > MAX_FILE_BYTES:  # it grew while being read
+        raise InputError(f"{path} is too large for a saved chat (over {format_bytes(MAX_FILE_BYTES)})")
+    return raw
+
+
 def from_json(text: str, name: str = "the file") -> Transcript:
     try:
-        document = json.loads(text)
-    except ValueError as err:
-        raise InputError(f"{name} is not valid JSON: {err}") from None
+        document = json.loads(text.removeprefix("\ufeff"))
+    except (ValueError, RecursionError) as err:
+        raise InputError(f"{name} is not valid JSON: {first_line(err)}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise InputError(f"{name} is not a chat saved by mcv (no \"format\": \"{FORMAT}\")")
-    if int(document.get("version") or 0) > VERSION:
-        raise InputError(f"{name} was saved by a newer mcv (format version {document.get('version')})")
+    _check_version(document.get("version", VERSION), name)
     blobs = document.get("images") or {}
+    if not isinstance(blobs, dict):
+        raise InputError(f'{name}: "images" is not an object of image data by sha256')
 
-    def images(refs) -> tuple[PreparedImage, ...]:
+    def images(refs: Any, where: str) -> tuple[PreparedImage, ...]:
+        if refs is None:
+            return ()
+        if not isinstance(refs, list):
+            raise InputError(f'{name}: the images of {where} are not a list')
         out = []
-        for ref in refs or ():
-            blob = blobs.get(ref.get("sha256")) or {}
-            out.append(image_from(ref, _b64(blob.get("data", ""), name)))
+        for ref in refs:
+            if not isinstance(ref, dict):
+                raise InputError(f"{name}: an image of {where} is not an object: {_shown(ref)}")
+            blob = blobs.get(ref.get("sha256")) if isinstance(ref.get("sha256"), str) else None
+            data = blob.get("data") if isinstance(blob, dict) else None
+            if not isinstance(data, str):
+                raise InputError(f"{name}: the data of an image of {where} is not included")
+            out.append(_image_in(name, ref, _b64(data, name)))
         return tuple(out)
 
-    try:
-        messages = [
-            Message(m["role"], str(m["content"]), images(m.get("images")), interrupted=bool(m.get("interrupted")))
-            for m in document.get("messages") or ()
-        ]
-    except (KeyError, TypeError, AttributeError) as err:
-        raise InputError(f"{name}: a message lacks {err}") from None
-    _check_roles(messages, name)
-    return Transcript(document.get("system"), messages, list(images(document.get("waiting"))), document.get("model"))
+    listed = document.get("messages") or []
+    if not isinstance(listed, list):
+        raise InputError(f'{name}: "messages" is not a list')
+    messages = []
+    for number, entry in enumerate(listed, start=1):
+        where = f"message {number}"
+        if not isinstance(entry, dict):
+            raise InputError(f"{name}: {where} is not an object: {_shown(entry)}")
+        role, content = entry.get("role"), entry.get("content")
+        if role not in ("user", "assistant"):
+            raise InputError(f"{name}: {where} has no role user or assistant: {_shown(role)}")
+        if not isinstance(content, str):
+            raise InputError(f"{name}: the content of {where} is not text: {_shown(content)}")
+        messages.append(Message(role, content, images(entry.get("images"), where), interrupted=entry.get("interrupted") is True))
+    _check_turns(messages, name)
+    return Transcript(
+        _text_or_none(document, "system", name),
+        messages,
+        list(images(document.get("waiting"), "the waiting images")),
+        _text_or_none(document, "model", name),
+    )
 
 
 def from_markdown(text: str, name: str = "the file") -> Transcript:
+    text = text.removeprefix("\ufeff")
     head = _HEAD.match(text)
     if head is None:
         raise InputError(f"{name} is not a chat saved by mcv (it does not start with <!-- mcv-chat ... -->)")
-    if int(head.group(1)) > VERSION:
-        raise InputError(f"{name} was saved by a newer mcv (format version {head.group(1)})")
+    if text[head.end() : head.end() + 2] == "\r\n":
+        text = text.replace("\r\n", "\n")  # line ends converted on the way (an editor, git); saved ones are LF
+    _check_version(int(head.group(1)), name)
     blobs: dict[str, PreparedImage] = {}
     for match in _IMAGE_DEF.finditer(text):
         try:
             reference = json.loads(match.group(2))
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InputError(f"{name}: the record of {match.group(1)} is not valid JSON") from None
-        blobs[match.group(1)] = image_from(reference, _b64(match.group(4), name))
+        blobs[match.group(1)] = _image_in(name, reference, _b64(match.group(4), name))
     transcript = Transcript(model=head.group(2))
     position = head.end()
+    sections = 0
     while (mark := _MARK.search(text, position)) is not None:
+        sections += 1
         role, flags = mark.group(1), mark.group(2).split()
         _, _, body = text[mark.end() + 1 :].partition("\n")  # less the heading line
         start = len(text) - len(body)
@@ -262,8 +375,37 @@ def from_markdown(text: str, name: str = "the file") -> Transcript:
             transcript.pending.extend(images)
         else:
             transcript.messages.append(Message(role, content, images, interrupted="interrupted" in flags))
-    _check_roles(transcript.messages, name)
+    if not sections and _has_content(text[head.end() :]):
+        raise InputError(f"{name} starts like a chat saved by mcv, but no part of it reads as one (its <!-- mcv:... --> marks are gone)")
+    _check_turns(transcript.messages, name)
     return transcript
+
+
+def _has_content(rest: str) -> bool:
+    """Anything beyond the title line a chat with nothing in it has."""
+    lines = [line for line in rest.splitlines() if line.strip()]
+    return bool(lines[1:] if lines and lines[0].startswith("# Chat with ") else lines)
+
+
+def _image_in(name: str, reference: Any, data: bytes) -> PreparedImage:
+    try:
+        return image_from(reference, data)
+    except InputError as err:
+        raise InputError(f"{name}: {err.message}") from None
+
+
+def _check_version(version: Any, name: str) -> None:
+    if not _is_int(version) or version < 1:
+        raise InputError(f"{name}: its format version is not a number: {_shown(version)}")
+    if version > VERSION:
+        raise InputError(f"{name} was saved by a newer mcv (format version {version})")
+
+
+def _text_or_none(document: dict, key: str, name: str) -> str | None:
+    value = document.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InputError(f'{name}: "{key}" is not text: {_shown(value)}')
+    return value
 
 
 def _section(body: str, flags: list[str]) -> tuple[list[str], str, int]:
@@ -315,7 +457,12 @@ def _b64(text: str, name: str) -> bytes:
         raise InputError(f"{name}: an image's data is not valid base64") from None
 
 
-def _check_roles(messages: Sequence[Message], name: str) -> None:
-    for message in messages:
-        if message.role not in ("user", "assistant"):
-            raise InputError(f"{name}: unknown message role {message.role!r}")
+def _check_turns(messages: Sequence[Message], name: str) -> None:
+    """A chat is questions and answers in turn, starting with a question (Conversation.record keeps them so)."""
+    for number, message in enumerate(messages, start=1):
+        wanted = "user" if number % 2 else "assistant"
+        if message.role != wanted:
+            who = "a question (user)" if wanted == "user" else "an answer (assistant)"
+            raise InputError(f"{name}: message {number} should be {who}: a chat alternates questions and answers")
+    if len(messages) % 2:
+        raise InputError(f"{name}: the last question has no answer (message {len(messages)})")

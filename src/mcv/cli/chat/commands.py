@@ -26,35 +26,22 @@ class Command:
 
 
 def image(chat, argument: str) -> None:
-    from mcv.core.dropped_paths import dropped_images
-    from mcv.core.images.sources import parse_image_arg
+    from mcv.cli.chat.image_args import sources_from_argument
 
-    if not argument.strip():
-        raise UsageError("/image needs a path (or a URL)", hint="e.g. /image ~/Pictures/receipt.jpg")
-    sources = dropped_images(argument)  # quoted, escaped, file:// and U+202F forms
-    if sources is None:
-        sources = []
-        for word in _words(argument):
-            source = parse_image_arg(word) if word != "-" else None
-            if source is None:
-                raise UsageError(f"{word}: no such file")
-            sources.append(source)
-    chat.attach(sources)
+    chat.attach(sources_from_argument(argument))
 
 
 def images(chat, argument: str) -> None:
+    from mcv.cli.render.image_text import size_text
+
     entries = chat.conversation.image_entries()
     if not entries:
         chat.say("no images yet: /image PATH, /paste, or drop a file here")
         return
     questions = [i for i, m in enumerate(chat.conversation.messages) if m.role == "user"]
     for entry in entries:
-        picture = entry.image
         where = "waiting for the next question" if entry.message is None else f"sent with question {questions.index(entry.message) + 1}"
-        size = f"{picture.width}x{picture.height}"
-        if (picture.source_width, picture.source_height) != (picture.width, picture.height):
-            size += f" (from {picture.source_width}x{picture.source_height})"
-        chat.say(f"{entry.number:>3}  {picture.label}  {size}  {where}")
+        chat.say(f"{entry.number:>3}  {entry.image.label}  {size_text(entry.image)}  {where}")
 
 
 def drop(chat, argument: str) -> None:
@@ -94,7 +81,7 @@ def save(chat, argument: str) -> None:
 
 
 def load(chat, argument: str) -> None:
-    name = _one_path(argument)
+    name = _whole_path(argument) or _one_path(argument)
     if not name:
         raise UsageError("/load needs a file saved with /save")
     chat.conversation.load(name)
@@ -123,25 +110,39 @@ def system(chat, argument: str) -> None:
 
 
 def set_option(chat, argument: str) -> None:
+    """`/set KEY VALUE` or `/set KEY=VALUE` (as -o); `/set KEY` unsets; `/set` lists.
+
+    Checked as -o is (name, type, range); against what the engine honours
+    only when it is open already: setting a value needs no daemon."""
     from mcv.core.arguments import parse_option
+    from mcv.core.options import check_options
 
     session = chat.session
-    key, _, value = argument.strip().partition(" ")
-    if not key:
+    text = argument.strip()
+    if not text:
         options = session.parameters.options
         chat.say(", ".join(f"{k}={v}" for k, v in sorted(options.items())) if options else "no options set (the model's defaults)")
         return
-    if not value.strip():
+    first = text.split(None, 1)[0]
+    key, _, value = text.partition("=") if "=" in first else text.partition(" ")
+    key, value = key.strip(), value.strip()
+    check_options({key: None})  # an unknown name, whether setting or unsetting
+    if not value:
+        if key not in session.parameters.options:
+            chat.say(f"{key} is not set (the model's default)")
+            return
         options = {k: v for k, v in session.parameters.options.items() if k != key}
         session.parameters = dataclasses.replace(session.parameters, options=options)
         chat.say(f"{key} back to the model's default")
         return
-    key, parsed = parse_option(f"{key}={value.strip()}")
-    capabilities = session.capabilities()
-    if key in capabilities.options or key not in _known_options():
-        session.parameters = session.parameters.merged(options={key: parsed})  # type-checked as -o is
-    else:
-        raise UsageError(f"option '{key}' is not supported {session.route().where}")
+    key, parsed = parse_option(f"{key}={value}")
+    capabilities = session.known_capabilities()
+    if capabilities is not None and key not in capabilities.options:
+        raise UsageError(
+            f"option '{key}' is not supported {session.route().where}",
+            hint="supported here: " + ", ".join(sorted(capabilities.options)),
+        )
+    session.parameters = session.parameters.merged(options={key: parsed})  # type- and range-checked as -o is
     chat.say(f"{key} = {session.parameters.options[key]}")
 
 
@@ -151,7 +152,10 @@ def think(chat, argument: str) -> None:
         raise UsageError("/think takes on or off")
     on = word == "on"
     if on and not chat.session.capabilities().thinking:
-        raise UsageError(f"model '{chat.session.parameters.model}' has no thinking capability")
+        raise UsageError(
+            f"model '{chat.session.parameters.model}' has no thinking capability",
+            hint="/model NAME switches to one that thinks (e.g. MiniCPM-V 4.5)",
+        )
     chat.session.parameters = chat.session.parameters.merged(think=on)
     chat.think = on
     chat.say(f"thinking {word}")
@@ -167,11 +171,16 @@ def model(chat, argument: str) -> None:
     session.parameters = session.parameters.merged(model=name)
     try:
         route = session.route(name)
-        session.capabilities(name)
+        capabilities = session.capabilities(name)
     except BaseException:
         session.parameters = before
         raise
     chat.say(f"now answering with {route.describe()}")
+    if session.parameters.think is not None and not capabilities.thinking:
+        session.parameters = dataclasses.replace(session.parameters, think=None)
+        if before.think:
+            chat.say(f"thinking off: {name} cannot think")
+        chat.think = False
 
 
 def stats(chat, argument: str) -> None:
@@ -213,7 +222,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("/load", "FILE", "replace this chat by one saved with /save", load, "path"),
     Command("/copy", "", "put the last answer on the clipboard", copy),
     Command("/system", "[TEXT]", "set the system prompt (alone: show it)", system),
-    Command("/set", "KEY [VALUE]", "set a request option as -o does, e.g. /set num_ctx 8192 (no value: unset)", set_option, "option"),
+    Command("/set", "KEY [VALUE]", "set a request option as -o does, e.g. /set num_ctx 8192 or num_ctx=8192 (no value: unset)", set_option, "option"),
     Command("/think", "on|off", "let a thinking model reason first (shown apart)", think, "onoff"),
     Command("/model", "[NAME]", "answer with another model from now on (alone: which one answers)", model),
     Command("/stats", "", "tokens, tokens/s and context used out of num_ctx", stats),
@@ -230,18 +239,6 @@ def find(line: str) -> tuple[Command, str] | None:
     return (command, argument) if command is not None else None
 
 
-def looks_like_command(line: str) -> bool:
-    """`/word`: meant as a command (an absolute path has another slash or a dot)."""
-    name = line.strip().split(" ", 1)[0]
-    return name.startswith("/") and name[1:].isalpha()
-
-
-def _known_options() -> set[str]:
-    from mcv.core.options import OPTION_TYPES
-
-    return set(OPTION_TYPES)
-
-
 def _words(argument: str) -> list[str]:
     import shlex
 
@@ -249,6 +246,12 @@ def _words(argument: str) -> list[str]:
         return shlex.split(argument)
     except ValueError as err:
         raise UsageError(f"cannot read the paths: {err}") from None
+
+
+def _whole_path(argument: str) -> str | None:
+    """The argument as one existing file, spaces and all (`/load my chat.md`)."""
+    path = os.path.expanduser(argument.strip())
+    return path if path and os.path.isfile(path) else None
 
 
 def _one_path(argument: str) -> str | None:

@@ -1,11 +1,12 @@
 """What `mcv chat` does once its options are parsed: settings, session, the conversation (new or
-resumed from the history), images from the command line, then the loop."""
+resumed from the history), images from the command line, a preset's question, then the loop."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
-from mcv.errors import InputError, UsageError
+from mcv.errors import UsageError
 
 
 def run_chat(
@@ -16,8 +17,11 @@ def run_chat(
     changes: Mapping[str, Any],
     options: Sequence[str],
     resume: bool,
+    preset: str | None = None,
+    clipboard: bool = False,
 ) -> int:
     """`flags` are config keys given on the command line; `changes` are Parameters fields."""
+    from mcv.cli.chat.image_args import sources_from_words
     from mcv.core.arguments import parse_options
     from mcv.core.config import load_config
     from mcv.core.session import Session
@@ -28,7 +32,12 @@ def run_chat(
     resume_id = None
     if resume and words and words[0].isdigit() and _is_not_a_file(words[0]):
         resume_id = int(words.pop(0))  # `--continue 12`
-    sources = _image_sources(words)
+    sources = sources_from_words(words)
+    if clipboard:
+        from mcv.core.images.sources import clipboard_source
+
+        sources.append(clipboard_source())
+    cli_options = parse_options(options)
     config = load_config(env.environ, flags)
     history = _open_history(env) if config.get("history.log") or resume else None
     record = None
@@ -41,24 +50,52 @@ def run_chat(
         history.close()
         history = None  # read from, for --continue; not written to
     with Session(settings) as session:
-        session.parameters = session.parameters.merged(options=parse_options(options), **changes)
-        conversation = session.conversation()
-        loop = _make_loop(env, session, conversation, settings, history, think=bool(changes.get("think")))
+        task = None
+        if preset:
+            from mcv.core.presets import apply_preset, find_preset
+
+            chosen = find_preset(settings.config, preset)
+            task = apply_preset(session, chosen, None)  # options, schema, system prompt, pixel budget
         if record is not None:
-            conversation.restore(record.transcript, history_id=record.summary.id)
-            loop.draft = record.draft or ""
-            loop.say(f"continuing chat {record.summary.id}: {record.summary.title} "
-                     f"({len(conversation.messages)} messages, {len(conversation.image_entries())} images)")
-            loop.recap()
-        elif env.stdin_isatty:
-            loop.say(f"mcv chat with {session.parameters.model}: /help lists the commands, Ctrl-D leaves")
-        if sources:
-            loop.attach(sources)
+            _restore_settings(session, record, cli_options, changes, env)
+        session.parameters = session.parameters.merged(options=cli_options, **changes)
+        conversation = session.conversation()
+        loop = _make_loop(env, session, conversation, settings, history, think=bool(session.parameters.think))
         try:
+            if record is not None:
+                conversation.restore(record.transcript, history_id=record.summary.id)
+                if settings.config.lookup("system")[1] == "flag" or (task is not None and chosen.system is not None):
+                    conversation.system = session.system  # --system (or the preset's) beats the saved one
+                loop.resumed(record.draft)
+                loop.say(f"continuing chat {record.summary.id}: {record.summary.title} "
+                         f"({len(conversation.messages)} messages, {len(conversation.image_entries())} images)")
+                loop.recap()
+            elif env.stdin_isatty:
+                loop.say(f"mcv chat with {session.parameters.model}: /help lists the commands, Ctrl-D leaves")
+            if sources:
+                loop.attach(sources)
+            if task is not None:
+                if conversation.pending:
+                    loop.ask(task.prompt or "")  # the preset's question about the images given
+                else:
+                    loop.say(f"preset {preset}: set up; its question goes with images named on the command line")
             return loop.run()
         finally:
             if history is not None:
                 history.close()
+
+
+def _restore_settings(session, record, cli_options: Mapping[str, Any], changes: Mapping[str, Any], env) -> None:
+    """The options and thinking the chat had (/set, /think), under what this command line says."""
+    from mcv.errors import McvError
+
+    saved = {key: value for key, value in record.options.items() if key not in cli_options}
+    try:
+        session.parameters = session.parameters.merged(options=saved)
+    except McvError as err:
+        env.note(f"the chat's saved options are not used: {err.message}")
+    if changes.get("think") is None and record.think is not None:
+        session.parameters = replace(session.parameters, think=record.think)
 
 
 def _make_loop(env, session, conversation, settings, history, *, think: bool):
@@ -91,20 +128,6 @@ def _reader(env, loop):
 
     completer = ChatCompleter(commands.COMMANDS, list(OPTION_TYPES), lambda: len(loop.conversation.image_entries()))
     return TerminalReader(state_dir(env.environ) / "chat-input-history", completer.completer)
-
-
-def _image_sources(words: Sequence[str]):
-    from mcv.core.images.sources import parse_image_arg
-
-    sources = []
-    for word in words:
-        source = parse_image_arg(word) if word != "-" else None
-        if source is None:
-            if word == "-":
-                raise UsageError("mcv chat reads your messages from standard input: it cannot be an image too")
-            raise InputError(f"{word}: no such file")
-        sources.append(source)
-    return sources
 
 
 def _is_not_a_file(word: str) -> bool:

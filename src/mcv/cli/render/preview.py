@@ -35,15 +35,22 @@ class Previewer:
         return self.mode != "off"
 
     def show(self, image) -> None:
-        """The thumbnail of a PreparedImage (when previews are on)."""
+        """The thumbnail of a PreparedImage (when previews are on). An image that
+        does not decode (a damaged file /load-ed) shows no thumbnail, and says so."""
         if not self.enabled:
             return
         from PIL import Image
 
         renderable = self._image_class()
-        with Image.open(io.BytesIO(image.data)) as picture:
-            picture.load()
-            thumbnail = renderable(picture.convert("RGB"), width="auto", height=THUMBNAIL_ROWS)
+        try:
+            with Image.open(io.BytesIO(image.data)) as picture:
+                picture.load()
+                thumbnail = renderable(picture.convert("RGB"), width="auto", height=THUMBNAIL_ROWS)
+        except Exception as err:  # noqa: BLE001 - whatever the decoder says, a thumbnail is not worth a traceback
+            from mcv.errors import first_line
+
+            self.env.note(f"{image.label}: no thumbnail ({first_line(err)})")
+            return
         console = self.env.console()
         console.print(thumbnail, width=min(MAX_COLUMNS, console.width))
 

@@ -88,11 +88,9 @@ class TurnView:
         for note in image.notes:  # e.g. "animated GIF: first of 12 frames used"
             self.env.note(f"{image.label}: {note}")
         if self.verbose:
-            resized = (image.width, image.height) != (image.source_width, image.source_height)
-            origin = f" (from {image.source_width}x{image.source_height})" if resized else ""
-            self.env.note(
-                f"{image.label}: sending {image.width}x{image.height}{origin} {image.mime}, {len(image.data):,} bytes"
-            )
+            from mcv.cli.render.image_text import size_text
+
+            self.env.note(f"{image.label}: sending {size_text(image)} {image.mime}, {len(image.data):,} bytes")
 
     def _thinking(self, text: str) -> None:
         if self.as_json or not self.show_thinking:

@@ -116,7 +116,9 @@ class Chunk:
 class Capabilities:
     """What a backend can do with a given model."""
 
-    vision: bool
+    # None: the engine cannot tell (an OpenAI-compatible server's /models does not say); images are sent
+    # and the server decides. Only False refuses images before sending.
+    vision: bool | None
     json_schema: bool = True  # can constrain the answer to a JSON schema (`format`)
     thinking: bool = False
     # Option names the backend honours for this model; any other is refused

@@ -31,7 +31,7 @@ def open_backend(settings, model: str) -> "OllamaBackend":
     vision models it has) when the daemon lacks the model.
     """
     client = OllamaClient(settings.ollama_host(), environ=settings.environ)
-    backend = OllamaBackend(client)
+    backend = OllamaBackend(client, default_num_ctx=default_context(settings.environ))
     try:
         backend.capabilities(model)
     except BaseException:
@@ -44,8 +44,9 @@ class OllamaBackend:
     name = NAME
     pair = None  # answers from the daemon's models, not from local files
 
-    def __init__(self, client: OllamaClient) -> None:
+    def __init__(self, client: OllamaClient, *, default_num_ctx: int = 0) -> None:
         self.client = client
+        self.default_num_ctx = default_num_ctx or OLLAMA_DEFAULT_NUM_CTX
         self._caps: dict[str, Capabilities] = {}
 
     @property
@@ -63,10 +64,26 @@ class OllamaBackend:
             self._caps[model] = Capabilities(
                 vision="vision" in listed,
                 thinking="thinking" in listed,
-                num_ctx=context_size(info),
+                num_ctx=context_size(info, self.default_num_ctx),
                 tokens_per_slice=96 if _minicpmv_version(info) == 2 else 64,
             )
         return self._caps[model]
+
+    def loaded_context(self, model: str) -> int | None:
+        """The context Ollama runs `model` with while it is loaded (/api/ps `context_length`); None when
+        it is not loaded, the daemon does not say (before 0.6.6), or cannot be asked."""
+        from mcv.core.ollama.names import same_model
+
+        try:
+            running = self.client.ps()
+        except McvError:
+            return None
+        for entry in running:
+            name = str(entry.get("name") or entry.get("model") or "")
+            size = entry.get("context_length")
+            if same_model(name, model) and isinstance(size, int) and not isinstance(size, bool) and size > 0:
+                return size
+        return None
 
     def chat(self, request: ChatRequest) -> Iterator[Chunk]:
         """The stream of chunks (the session has checked the request against
@@ -164,14 +181,22 @@ def parse_metrics(final: Mapping[str, Any]) -> Metrics:
 
 
 # Ollama's default context below 24 GiB of VRAM (docs/context-length.mdx); the
-# daemon may use more on a large GPU, which only makes a warning early.
+# daemon may use more on a large GPU, which only makes a warning early. Once the
+# model is loaded, /api/ps says what it really runs with (`loaded_context`).
 OLLAMA_DEFAULT_NUM_CTX = 4096
 
 
-def context_size(info: Mapping[str, Any]) -> int:
-    """The num_ctx Ollama runs a model with when the request sets none: the
-    Modelfile's PARAMETER num_ctx or Ollama's default, clamped to the training context."""
-    size = OLLAMA_DEFAULT_NUM_CTX
+def default_context(environ: Mapping[str, str]) -> int:
+    """OLLAMA_CONTEXT_LENGTH, which sets the daemon's default context: read from mcv's own
+    environment, a good guess when the daemon runs in the same one (0: not set)."""
+    text = (environ.get("OLLAMA_CONTEXT_LENGTH") or "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else 0
+
+
+def context_size(info: Mapping[str, Any], default: int = OLLAMA_DEFAULT_NUM_CTX) -> int:
+    """The num_ctx Ollama runs a model with when the request sets none: the Modelfile's
+    PARAMETER num_ctx or the daemon's default, clamped to the training context."""
+    size = default
     for line in str(info.get("parameters") or "").splitlines():
         words = line.split()
         if len(words) == 2 and words[0] == "num_ctx" and words[1].isdigit():

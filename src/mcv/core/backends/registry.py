@@ -31,6 +31,7 @@ BACKENDS: dict[str, BackendEntry] = {
     for entry in (
         BackendEntry("ollama", "mcv.core.backends.ollama", "the Ollama daemon (OLLAMA_HOST, --host)", in_auto=True, runs_files=False),
         BackendEntry("llama", "mcv.core.backends.llama", "in process: llama.cpp on a local GGUF pair", in_auto=True, runs_files=True),
+        BackendEntry("openai", "mcv.core.backends.openai", "OpenAI-compatible servers: vLLM, llama-server, LM Studio (--base-url)", in_auto=False, runs_files=False),
     )
 }
 

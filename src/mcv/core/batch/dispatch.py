@@ -7,8 +7,10 @@ answers at once. Each slot is a `Lane`: a thread with its own core
 its previous answer is done. Pulling work when free routes every request
 to an endpoint with a free slot (least outstanding requests first, by
 construction), so a fast daemon takes more of the batch than a slow one.
-A later endpoint kind (issue 12: OpenAI-compatible servers) is one more
-`Endpoint` with its own settings and slots; nothing here is Ollama-specific.
+Several OpenAI-compatible servers (`--base-url`, repeated) are one
+`Endpoint` here: the openai backend spreads its requests over them itself
+(core/backends/endpoints.py) and says how many slots they have together
+(`Session.engine_slots`); nothing here is Ollama-specific.
 
 Lanes by default: Ollama answers OLLAMA_NUM_PARALLEL requests at once
 (default 1 since v0.10) and does not report the number over its API, so it
@@ -61,10 +63,15 @@ class Endpoint:
 class Item:
     """One prepared image waiting for an answer."""
 
-    label: str  # the file as records show it
+    unit: Any  # the file (inputs.Input)
     sha256: str
     page: int | None
     image: PreparedImage
+
+    @property
+    def label(self) -> str:
+        """The file as records show it."""
+        return self.unit.label
 
 
 @dataclass
@@ -95,8 +102,11 @@ class EndpointDown:
     others_left: bool
 
 
-def default_slots(route: Route, environ: Mapping[str, str]) -> int:
-    """Requests an engine answers at once (module docstring)."""
+def default_slots(route: Route, environ: Mapping[str, str], engine_slots: int | None = None) -> int:
+    """Requests an engine answers at once (module docstring); an engine that spreads over several
+    endpoints itself (openai: Session.engine_slots) says how many its endpoints answer together."""
+    if engine_slots:
+        return engine_slots
     if route.backend == "ollama":
         text = (environ.get("OLLAMA_NUM_PARALLEL") or "").strip()
         return int(text) if text.isdigit() and int(text) > 0 else 1

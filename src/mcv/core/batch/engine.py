@@ -7,17 +7,30 @@ The pieces, overlapped:
   inputs.py   PATH|GLOB... -> files (folders walked)
   prep.py     a process pool reads, hashes and prepares files ahead of the engines
   dispatch.py lanes (one per engine slot) ask the core session, retrying 503s and drops
-  records.py  JSONL/CSV result file (appended, one write per record; --resume)
-  sidecars.py IMAGE.txt / IMAGE.json, xmp.py XMP sidecars (atomic)
+  records.py  JSONL/CSV result file (appended, one write per record); resume.py reads it back
+  sidecars.py IMAGE.txt / IMAGE.json, xmp.py XMP sidecars (atomic; never a file of the user's)
 
 Everything is written by this thread (the generator's caller), in the
 order answers arrive. Originals are only ever read. Closing the generator
 (Ctrl-C) stops the lanes (their streams are closed), the workers and the
 files; whatever was written stays whole.
+
+Before anything is asked or written, every check that can fail is done:
+the command line, the result file (`--resume`: all of it, and that it holds
+answers to this same task), each image's sidecars (before its turn is
+asked: a sidecar that would have to be refused costs no inference). An
+image whose content was answered before (`--resume`) is not asked again:
+under the same name it is counted, and gets any sidecar it lacks; under
+another name (a copy, a renamed photo) it gets its own record, copied from
+that answer, and its sidecars. A record that cannot be written to the
+result file is that image's error, and stops the batch (the disk is full:
+--resume continues).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import queue
 import threading
@@ -43,12 +56,13 @@ from mcv.core.batch.dispatch import (
 from mcv.core.batch.inputs import Input, expand
 from mcv.core.batch.prep import PrepPool, Prepared, prepare_file
 from mcv.core.batch.records import Record, ResultFile
+from mcv.core.batch.sidecars import Sidecars
 from mcv.errors import McvError, UsageError
 
 
 @dataclass
 class BatchJob:
-    """Everything a batch is asked to do (the command line, parsed)."""
+    """Everything a batch is asked to do (the command line, parsed: cli/batch_cmd.py builds it)."""
 
     inputs: list[str]  # PATH|GLOB...
     preset: Any = None  # core.presets.Preset, or None
@@ -65,6 +79,8 @@ class BatchJob:
     sidecar: str | None = None  # "txt" | "json"
     xmp: bool = False
     xmp_naming: str = "stem"  # "stem" (photo.xmp) | "full" (photo.jpg.xmp)
+    overwrite: bool = False  # replace .txt/.json sidecars mcv did not write (sidecars.py)
+    ledger: Path | None = None  # where mcv notes the .txt sidecars it wrote (ledger.py); None: none noted
     retry_delays: tuple[float, ...] | None = None  # None: dispatch.RETRY_DELAYS
     workers: int | None = None  # preparing processes; None: one per CPU
     prepare: Callable[..., Prepared] = prepare_file  # the worker function (tests inject a crashing one)
@@ -76,7 +92,7 @@ class Tally:
     answered: int = 0
     failed: int = 0
     skipped: int = 0  # not images (found by walking a folder)
-    resumed: int = 0  # answered in an earlier run (--resume)
+    resumed: int = 0  # answered in an earlier run (--resume), under this name or (copied) another
 
     @property
     def finished(self) -> int:
@@ -136,6 +152,9 @@ class _Run:
         self._isolated: PrepPool | None = None  # the pool a suspect runs in, alone
         self._alone: Future | None = None  # the suspect running there
         self._model = settings.config.get("model")
+        self._output: ResultFile | None = None
+        self._task: str | None = None  # records.py `task`
+        self._stopped: McvError | None = None  # the result file took no more records
 
     # --- setting up ---------------------------------------------------------------------------
 
@@ -150,13 +169,12 @@ class _Run:
                 f"preset {job.preset.name!r} has no XMP field to write",
                 hint="--xmp writes describe, caption, alt or tags answers (or a preset with `xmp = ...`)",
             )
-        inputs, unlisted = expand(job.inputs)
+        target = os.path.realpath(job.output) if job.output is not None else None
+        inputs, unlisted = expand(job.inputs, leave_out=[target] if target else [])
         if not inputs and not unlisted:
             raise UsageError("no files to work on in " + ", ".join(job.inputs))
-        if job.output is not None:
-            target = os.path.realpath(job.output)
-            if any(os.path.realpath(item.path) == target for item in inputs):
-                raise UsageError(f"--output {job.output} is one of the inputs: it is never written over")
+        if target is not None and any(os.path.realpath(item.path) == target for item in inputs):
+            raise UsageError(f"--output {job.output} is one of the inputs: it is never written over")
         return inputs, unlisted
 
     def _xmp_field(self) -> str | None:
@@ -170,6 +188,27 @@ class _Run:
         task = apply_preset(session, job.preset, job.prompt)
         session.parameters = session.parameters.merged(options=job.options, format=job.schema, **job.changes)
         return task
+
+    def _task_digest(self, session, task) -> str:
+        """What shapes the answers, as a short digest (records.py `task`): --resume continues only it."""
+        parameters = session.parameters
+        basis = {
+            "preset": self._preset_name,
+            "prompt": task.prompt,
+            "max_chars": task.max_chars,
+            "system": session.system,
+            "options": dict(parameters.options),
+            "format": parameters.format,
+            "think": parameters.think,
+            "max_pixels": session.prepare_settings.max_pixels,
+            "model": parameters.model,
+        }
+        text = json.dumps(basis, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+    @property
+    def _preset_name(self) -> str | None:
+        return self.job.preset.name if self.job.preset is not None else None
 
     def _engines(self) -> tuple[list[str | None], str]:
         """The hosts to spread over ([None]: the configured engine) and the backend to ask them with."""
@@ -204,7 +243,7 @@ class _Run:
                 notes.append(f"left out: {err.message}")
                 continue
             pinned = settings_for(session.settings, backend=route.backend)
-            endpoint = Endpoint(pinned, route, default_slots(route, self.settings.environ))
+            endpoint = Endpoint(pinned, route, default_slots(route, self.settings.environ, session.engine_slots()))
             if n == 0:
                 endpoint.session = session  # its first lane goes on with it
             else:
@@ -220,12 +259,18 @@ class _Run:
         job = self.job
         inputs, unlisted = self._check()
         output = ResultFile(job.output, job.fmt, resume=job.resume) if job.output is not None else None
+        self._output = output
         first = lanes = None
         endpoints: list[Endpoint] = []
         try:
-            done = frozenset(output.done) if output else frozenset()
             hosts, backend = self._engines()
             first, task = self._session_for(hosts[0], backend)
+            self._task = self._task_digest(first, task)
+            if output is not None:
+                output.earlier.check_task(self._task, self._preset_name, first.parameters.model, output.path)
+                output.open()  # every check passed: from here on the file is written to
+            done = output.earlier.done if output else frozenset()
+            self._sidecars = self._plan_sidecars(inputs)
             # Files start preparing (workers spawning, first decodes) while the engines are probed.
             self._prepare_settings = replace(first.prepare_settings, pages=job.pages)
             self._done = done
@@ -252,19 +297,19 @@ class _Run:
                 self._limit = 2 * sum(counts) + workers
                 self._ahead_lock.notify_all()
             self.tally.total = len(inputs) + len(unlisted)
-            self._sidecars = _SidecarPlan(job, inputs, self._xmp_field())
             yield Started(
                 replace(self.tally),
                 [(e.where, n) for e, n in zip(endpoints, counts) if n],
                 workers,
-                output.earlier if output else 0,
+                output.earlier.records if output else 0,
             )
             for note in notes:
                 yield Note(note, replace(self.tally))
             for folder in unlisted:
-                yield self._record(Record(folder.label, error=f"{folder.label}: {folder.reason}"), output)
+                error = f"{folder.label}: {folder.reason}"
+                yield self._record(Record(folder.label, error=error, path_escaped=folder.escaped, **self._asked))
             lanes.start(counts)
-            yield from self._collect(output)
+            yield from self._collect()
         finally:
             self._stop.set()
             if first is not None:
@@ -280,6 +325,24 @@ class _Run:
                 self._isolated.close()
             if output is not None:
                 output.close()
+
+    def _plan_sidecars(self, inputs: list[Input]) -> Sidecars:
+        from mcv.core.batch.ledger import Ledger
+
+        job = self.job
+        return Sidecars(
+            job.sidecar,
+            self._xmp_field() if job.xmp else None,
+            job.xmp_naming,
+            overwrite=job.overwrite,
+            ledger=Ledger(job.ledger) if job.sidecar == "txt" else None,
+            images=[(unit.path, unit.label) for unit in inputs],
+        )
+
+    @property
+    def _asked(self) -> dict[str, Any]:
+        """What every record of this batch says about the task."""
+        return {"preset": self._preset_name, "task": self._task, "structured": self._structured}
 
     def _lane_session(self, endpoint: Endpoint):
         from mcv.core.session import Session
@@ -312,7 +375,7 @@ class _Run:
             self._ahead -= count
             self._ahead_lock.notify_all()
 
-    def _collect(self, output: ResultFile | None) -> Iterator[Event]:
+    def _collect(self) -> Iterator[Event]:
         waiting_items = 0  # images handed to the lanes, not answered yet
         while self._outstanding_files or waiting_items:
             message = self.results.get()
@@ -323,26 +386,30 @@ class _Run:
                     continue  # a crashed worker: the file waits its turn among the suspects
                 self._outstanding_files -= 1
                 self._release()
-                if outcome.already:
-                    self.tally.resumed += outcome.already
-                    self.tally.total += outcome.already - 1
+                images = len(outcome.pages) + len(outcome.already)  # a PDF's pages each count; a failed file once
+                self.tally.total += images - 1 if images else 0
                 if outcome.error is not None:
-                    record = Record(unit.label, outcome.sha256, error=outcome.error, skipped=outcome.skipped)
-                    yield self._record(record, output)
-                    continue
-                if outcome.pages:
-                    self.tally.total += len(outcome.pages) - (0 if outcome.already else 1)
+                    failed = self._file_record(unit, outcome.sha256, error=outcome.error, skipped=outcome.skipped)
+                    yield self._record(failed)
+                for page in outcome.already:
+                    event = self._answered_before(unit, outcome.sha256, page)
+                    if event is not None:
+                        yield event
+                for page, image in outcome.pages:
+                    problem = self._sidecars.problem(unit.label, unit.path, page)
+                    if problem is not None:  # not asked: its answer could not be kept where it was asked for
+                        yield self._record(self._file_record(unit, outcome.sha256, page, error=problem))
+                        continue
+                    waiting_items += 1
                     with self._ahead_lock:
-                        self._ahead += len(outcome.pages)
-                    for page, image in outcome.pages:
-                        waiting_items += 1
-                        self._lanes.put(Item(unit.label, outcome.sha256, page, image))
+                        self._ahead += 1
+                    self._lanes.put(Item(unit, outcome.sha256, page, image))
             elif isinstance(message, Answer):
                 waiting_items -= 1
                 self._release()
                 if message.done is None and message.error is None:
                     continue  # stopped mid-answer: not written, asked again on --resume
-                yield self._record(self._answer_record(message), output)
+                yield self._record(self._answer_record(message))
             elif isinstance(message, Retry):
                 yield Note(
                     f"{message.item.label}: {message.error.message}; asking again in {message.delay:.1f} s "
@@ -355,7 +422,28 @@ class _Run:
                     continue
                 yield Finished(replace(self.tally), time.monotonic() - self.started, stopped=message.error)
                 return
+            if self._stopped is not None:
+                yield Finished(replace(self.tally), time.monotonic() - self.started, stopped=self._stopped)
+                return
         yield Finished(replace(self.tally), time.monotonic() - self.started)
+
+    def _answered_before(self, unit: Input, sha256: str, page: int | None) -> ItemDone | None:
+        """An image (or PDF page) whose content has an answer in the result file (--resume)."""
+        earlier = self._output.earlier
+        key = (sha256, page)
+        answer = earlier.answers[key]
+        record = self._file_record(
+            unit, sha256, page, answer=answer.get("answer"), data=answer.get("data"), model=answer.get("model")
+        )
+        if earlier.recorded_at(key, unit.label, unit.escaped, unit.path):  # this very file: counted
+            problem = self._sidecars.write(record, only_missing=True)
+            if problem is None:
+                self.tally.resumed += 1
+                return None
+            record.error = problem
+            return self._record(record)
+        record.copied_from = answer.get("path")  # the same content under another name: its own record
+        return self._record(record, copied=True)
 
     def _prepared(self, unit: Input, future: Future) -> Prepared | None:
         """The worker's result for `unit`; None when a crashed worker made it a suspect.
@@ -386,67 +474,49 @@ class _Run:
 
     def _answer_record(self, answer: Answer) -> Record:
         item = answer.item
-        structured = self._structured
         model = answer.endpoint.route.model if answer.endpoint else self._model
         if answer.done is not None:
             done = answer.done
             metrics = done.metrics.as_dict() if done.metrics is not None else None
-            return Record(item.label, item.sha256, item.page, done.answer, done.data, structured, metrics=metrics, model=model)
-        return Record(
-            item.label, item.sha256, item.page, answer.raw or None, None, structured, error=answer.error.message, model=model
+            return self._file_record(
+                item.unit, item.sha256, item.page, answer=done.answer, data=done.data, metrics=metrics, model=model
+            )
+        return self._file_record(
+            item.unit, item.sha256, item.page, answer=answer.raw or None, error=answer.error.message, model=model
         )
+
+    def _file_record(self, unit: Input, sha256: str | None, page: int | None = None, **fields: Any) -> Record:
+        return Record(unit.label, sha256, page, path_escaped=unit.escaped, file=unit.path, **self._asked, **fields)
 
     @property
     def _structured(self) -> bool:
         schema = self.job.schema if self.job.schema is not None else getattr(self.job.preset, "schema", None)
         return schema is not None
 
-    def _record(self, record: Record, output: ResultFile | None) -> ItemDone:
-        """Sidecars first (a failure there is the record's error), then the result file."""
+    def _record(self, record: Record, *, copied: bool = False) -> ItemDone:
+        """Sidecars first (a failure there is the record's error), then the result file.
+
+        A record the result file cannot take is that image's error, and stops the batch."""
         if record.answered:
             problem = self._sidecars.write(record)
             if problem:
                 record.error = problem
+        if self._output is not None:
+            try:
+                if self._stopped is not None:
+                    raise self._stopped
+                self._output.write(record)
+            except McvError as err:
+                self._stopped = err
+                if record.answered:
+                    record.error = f"{record.path}: answered, but not kept: {err.message}"
         if record.answered:
-            self.tally.answered += 1
+            if copied:
+                self.tally.resumed += 1
+            else:
+                self.tally.answered += 1
         elif record.skipped:
             self.tally.skipped += 1
         else:
             self.tally.failed += 1
-        if output is not None:
-            output.write(record)
         return ItemDone(record, replace(self.tally))
-
-
-class _SidecarPlan:
-    """Which sidecars each answered image gets, decided before the batch starts."""
-
-    def __init__(self, job: BatchJob, inputs: list[Input], xmp_field: str | None) -> None:
-        from mcv.core.batch.xmp import sidecar_path
-
-        self.job = job
-        self.xmp_field = xmp_field
-        self.paths = {unit.label: unit.path for unit in inputs}
-        self.clash: dict[str, str] = {}  # label -> the image that owns its XMP sidecar
-        if job.xmp:
-            owners: dict[Path, str] = {}
-            for unit in inputs:
-                target = sidecar_path(unit.path, job.xmp_naming)
-                if target in owners:
-                    self.clash[unit.label] = owners[target]
-                else:
-                    owners[target] = unit.label
-
-    def write(self, record: Record) -> str | None:
-        """Write the record's sidecars; a one-line problem, or None."""
-        from mcv.core.batch.sidecars import write_sidecars
-
-        path = self.paths.get(record.path)
-        if path is None:
-            return None
-        if self.job.xmp and record.path in self.clash:
-            return (
-                f"{record.path}: answered, but its XMP sidecar is also {self.clash[record.path]}'s "
-                "(use --xmp-name full for photo.jpg.xmp names)"
-            )
-        return write_sidecars(record, path, self.job.sidecar, self.xmp_field if self.job.xmp else None, self.job.xmp_naming)

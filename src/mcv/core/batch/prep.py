@@ -11,19 +11,26 @@ again one at a time (engine.py) so that the culprit is found and the
 others still get answered.
 
 Workers are started with `spawn` (no threads or locks of the parent copied
-into them) and leave when the parent dies, even by SIGKILL.
+into them) and leave when the parent dies, even by SIGKILL. They are
+spawned with SIGINT blocked and ignore it once they run: Ctrl-C reaches the
+whole process group, and it is the parent that stops the batch (a worker
+still starting up must not die printing a KeyboardInterrupt traceback).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import signal
 import stat
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from mcv.core.images.types import ImageSource, PreparedImage, PrepareSettings
 from mcv.errors import InputError
@@ -40,7 +47,7 @@ class Prepared:
     pages: list[tuple[int | None, PreparedImage]] = field(default_factory=list)  # (PDF page or None, image)
     error: str | None = None
     skipped: bool = False  # another kind of file, found by walking a folder (not named): a skip, not a failure
-    already: int = 0  # images or pages answered in an earlier run (resume): not prepared again
+    already: list[int | None] = field(default_factory=list)  # pages (None: the image) answered before (resume)
     cpu_seconds: float = 0.0
 
 
@@ -53,12 +60,11 @@ def prepare_file(path: str, label: str, named: bool, settings: PrepareSettings) 
     started = time.process_time()
     result = Prepared()
     try:
-        try:
-            mode = os.stat(path).st_mode
-        except OSError:
-            mode = stat.S_IFREG  # read_path says why (no such file, permission denied)
-        if not stat.S_ISREG(mode):
-            raise InputError(f"{label}: not a regular file")
+        not_a_file = _not_a_file(path)
+        if not_a_file is not None:
+            result.error = f"{label}: {not_a_file}"
+            result.skipped = not named  # found by walking: passed over, like other non-images
+            return result
         data = read_path(path, label, settings.max_input_bytes)
         result.sha256 = hashlib.sha256(data).hexdigest()
         fmt = sniff(data)
@@ -66,21 +72,39 @@ def prepare_file(path: str, label: str, named: bool, settings: PrepareSettings) 
             result.error = f"{label}: {describe_non_image(data)}"
             result.skipped = not named and bool(data)  # another kind of file; an empty one is a broken image
         elif fmt != "PDF" and (result.sha256, None) in _done:
-            result.already = 1
+            result.already.append(None)
         else:
             images = prepare(ImageSource("bytes", data, label), settings)
             for image in images:
                 page = _page_number(image.label) if fmt == "PDF" else None
                 if (result.sha256, page) in _done:
-                    result.already += 1
+                    result.already.append(page)
                 else:
                     result.pages.append((page, image))
     except InputError as err:
         result.error = err.message
     except MemoryError:
         result.error = f"{label}: out of memory while preparing it"
-    result.cpu_seconds = time.process_time() - started
+    finally:
+        result.cpu_seconds = time.process_time() - started
     return result
+
+
+def _not_a_file(path: str) -> str | None:
+    """Why `path` is no file to read (a broken link, a FIFO...), or None (read_path says the rest)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link (its target is gone)" if os.path.islink(path) else None
+    except OSError as err:
+        return "a symbolic link loop" if err.errno == errno.ELOOP else None  # EACCES: read_path says so
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):  # only a link to one gets here (inputs.py)
+        return "a symbolic link to a folder, not followed (name the folder itself to include it)"
+    kinds = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+             (stat.S_ISBLK, "a device"))  # fmt: skip
+    return next((what for test, what in kinds if test(mode)), "not a regular file") + ", not a file to read"
 
 
 def _page_number(label: str) -> int:
@@ -88,14 +112,29 @@ def _page_number(label: str) -> int:
     return int(label.rpartition("#page=")[2])
 
 
-def _start_worker(done: frozenset, parent: int) -> None:
-    import signal
+@contextmanager
+def sigint_blocked() -> Iterator[None]:
+    """SIGINT held back in this thread, and in the processes it spawns (module docstring)."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no process groups to share a Ctrl-C with
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
+
+def _start_worker(done: frozenset, parent: int) -> None:
     global _done
     _done = done
     # Ctrl-C reaches the whole process group: the parent stops the batch and ends
-    # the workers; they must not each print a KeyboardInterrupt traceback.
+    # the workers; they must not each print a KeyboardInterrupt traceback. The
+    # worker was spawned with SIGINT blocked (sigint_blocked): ignoring it drops
+    # one that came while it started up; then it may be unblocked.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
     def watch() -> None:  # a parent killed with SIGKILL cannot tell its workers
         while os.getppid() == parent:
@@ -134,7 +173,8 @@ class PrepPool:
         )
 
     def submit(self, path: str, label: str, named: bool) -> Future:
-        with self._lock:
+        # The executor spawns its processes (and its manager thread) here, in the caller's thread.
+        with self._lock, sigint_blocked():
             generation = self.generation
             try:
                 future = self._executor.submit(self.function, path, label, named, self.settings)
@@ -158,9 +198,18 @@ class PrepPool:
             self._stop(self._executor)
 
     @staticmethod
-    def _stop(executor: ProcessPoolExecutor) -> None:
+    def _stop(executor: ProcessPoolExecutor, wait: float = 5.0) -> None:
+        """End the workers at once (an interrupted batch does not wait for a large decode), then
+        wait for them and for the executor's thread: one still closing its pipes when the
+        interpreter exits makes it print `Exception ignored in: threading._shutdown ... EBADF`."""
         processes = list((getattr(executor, "_processes", None) or {}).values())
+        manager = getattr(executor, "_executor_manager_thread", None)
         executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             if process.is_alive():
-                process.terminate()  # an interrupted batch does not wait for a large decode
+                process.terminate()
+        deadline = time.monotonic() + wait
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        if manager is not None:
+            manager.join(max(0.0, deadline - time.monotonic()))

@@ -52,15 +52,38 @@ def sidecar_path(image: str | Path, naming: str = "stem") -> Path:
 
 
 def write_sidecar(path: Path, field: str, value: str | Sequence[str], *, tool: str = "mcv") -> None:
-    """Set `field` in the sidecar at `path` (made if missing), atomically. InputError if it is not XMP."""
+    """Set `field` in the sidecar at `path` (made if missing), atomically, keeping its permission
+    bits (a symbolic link is refused: core/atomic.py). InputError if it is not XMP."""
     from mcv.core.atomic import write_atomically
 
-    existing = None
-    if path.exists():
-        if path.stat().st_size > MAX_SIDECAR_BYTES:
-            raise InputError(f"{path}: over {MAX_SIDECAR_BYTES >> 20} MB, not touched")
-        existing = path.read_bytes()
-    write_atomically(path, merge(existing, field, value, tool=tool))
+    write_atomically(path, merge(read_sidecar(path), field, value, tool=tool), keep=True)
+
+
+def read_sidecar(path: Path) -> bytes | None:
+    """The bytes of the sidecar at `path`, None when there is none; InputError when it is too large
+    or no regular file (a FIFO or a link to /dev/zero would never end: links are not followed)."""
+    import os
+    import stat
+
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{path}: not a regular file, not touched")
+    size = info.st_size
+    if size > MAX_SIDECAR_BYTES:
+        raise InputError(f"{path}: over {MAX_SIDECAR_BYTES >> 20} MB, not touched")
+    return Path(path).read_bytes()
+
+
+def check_sidecar(data: bytes) -> None:
+    """InputError unless `data` is XMP a field can be merged into."""
+    _rdf(_parse(data))
+
+
+def has_field(data: bytes, field: str) -> bool:
+    return read_field(data, field) is not None
 
 
 def merge(existing: bytes | None, field: str, value: str | Sequence[str], *, tool: str = "mcv") -> bytes:
@@ -72,9 +95,7 @@ def merge(existing: bytes | None, field: str, value: str | Sequence[str], *, too
         rdf = ET.SubElement(root, f"{{{RDF}}}RDF")
     else:
         root = _parse(existing)
-        rdf = root if root.tag == f"{{{RDF}}}RDF" else root.find(f".//{{{RDF}}}RDF")
-        if rdf is None:
-            raise InputError("not XMP (it has no rdf:RDF)")
+        rdf = _rdf(root)
     tag = f"{{{namespace}}}{name}"
     descriptions = rdf.findall(f"{{{RDF}}}Description")
     if not descriptions:
@@ -98,6 +119,13 @@ def merge(existing: bytes | None, field: str, value: str | Sequence[str], *, too
     ET.indent(root, space=" ")
     body = ET.tostring(root, encoding="unicode")
     return (_PACKET_BEGIN + body + _PACKET_END).encode("utf-8")
+
+
+def _rdf(root: ET.Element) -> ET.Element:
+    rdf = root if root.tag == f"{{{RDF}}}RDF" else root.find(f".//{{{RDF}}}RDF")
+    if rdf is None:
+        raise InputError("not XMP (it has no rdf:RDF)")
+    return rdf
 
 
 def read_field(data: bytes, field: str) -> str | list[str] | None:

@@ -2,7 +2,9 @@
 
 A step is never edited once released: a change is a new step appended here,
 run once on every database older than it. A database from a newer mcv (a
-higher version than the last step) is refused rather than guessed at.
+higher version than the last step) is refused rather than guessed at. The
+steps an open runs are one transaction (store.py): a failure leaves the
+database as it was.
 """
 
 from __future__ import annotations
@@ -49,5 +51,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX message_images_by_conversation ON message_images (conversation_id);
     CREATE INDEX message_images_by_sha256 ON message_images (sha256);
+    """,
+    # 2: what a chat was asking with, so that `mcv chat --continue` goes on the same way.
+    """
+    ALTER TABLE conversations ADD COLUMN options TEXT;   -- JSON object: request options (/set, -o)
+    ALTER TABLE conversations ADD COLUMN think INTEGER;  -- /think: 1 on, 0 off, NULL as the model decides
     """,
 )

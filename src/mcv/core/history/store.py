@@ -9,7 +9,11 @@ The file lives in the platform's data folder (`MCV_DATA_DIR` overrides it).
 Images are kept as their prepared bytes, so a conversation resumes after the
 original files are moved or deleted (llm's #1135). Saving rewrites one
 conversation's rows in one transaction: a chat is saved after every turn,
-which costs a few milliseconds, and is never half written.
+which costs a few milliseconds, and is never half written. Transactions are
+explicit (`BEGIN IMMEDIATE` ... `COMMIT`, the connection in autocommit mode):
+Python's implicit ones would commit each CREATE TABLE of a migration on its own.
+Any failure to write (a locked or read-only file, a full disk, text SQLite
+refuses) is a HistoryError: one line for the user, never a traceback.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from mcv.core.backends.base import Message
 from mcv.core.history.migrations import MIGRATIONS
@@ -70,21 +75,34 @@ class Record:
     summary: Summary
     transcript: Transcript
     draft: str | None
+    options: dict[str, Any] = field(default_factory=dict)  # request options the chat had set (/set, -o)
+    think: bool | None = None  # /think as the chat left it; None: never set
+
+
+# Seconds a write waits for another mcv's transaction before giving up.
+LOCK_TIMEOUT = 5.0
 
 
 class History:
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False, timeout: float = LOCK_TIMEOUT) -> None:
         self.path = Path(path)
         try:
             if readonly:
-                self._db = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, timeout=5)
+                self._db = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, timeout=timeout, isolation_level=None)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._db = sqlite3.connect(self.path, timeout=5)
+                self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        except (sqlite3.Error, OSError) as err:
+            raise HistoryError(f"cannot open the history database {self.path}: {_reason(err)}") from None
+        try:
             self._db.execute("PRAGMA foreign_keys = ON")
             self._migrate(readonly)
         except (sqlite3.Error, OSError) as err:
+            self._db.close()
             raise HistoryError(f"cannot open the history database {self.path}: {_reason(err)}") from None
+        except BaseException:
+            self._db.close()
+            raise
 
     @classmethod
     def open(cls, environ: Mapping[str, str], *, readonly: bool = False) -> "History":
@@ -99,15 +117,32 @@ class History:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _migrate(self, readonly: bool) -> None:
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction: all of it, or (on any exception, Ctrl-C included) none of it.
+        IMMEDIATE takes the write lock at once, so two writers queue instead of deadlocking."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _version(self) -> int:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
             raise HistoryError(
                 f"the history database {self.path} was made by a newer mcv (schema {version}, this one knows {len(MIGRATIONS)})"
             )
-        if version == len(MIGRATIONS) or readonly:
-            return
-        with self._db:
+        return version
+
+    def _migrate(self, readonly: bool) -> None:
+        if self._version() == len(MIGRATIONS) or readonly:
+            return  # read-only: the reading queries cope with an older schema
+        with self._transaction():
+            version = self._version()  # again, under the lock: another mcv may have just migrated
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in _statements(script):
                     self._db.execute(statement)
@@ -117,22 +152,35 @@ class History:
     # --- writing -------------------------------------------------------------------------
 
     def save(
-        self, conversation: "Conversation", *, kind: str, model: str | None, backend: str | None, draft: str | None = None
+        self,
+        conversation: "Conversation",
+        *,
+        kind: str,
+        model: str | None,
+        backend: str | None,
+        draft: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        think: bool | None = None,
     ) -> int:
-        """Store `conversation` (a new entry, or its own again); returns its id and keeps it on the conversation."""
+        """Store `conversation` (a new entry, or its own again); returns its id and keeps it on the conversation.
+
+        `options` and `think` are what the chat asks with (restored by `mcv chat --continue`).
+        """
         now = _now()
         title = _title(conversation.messages, conversation.pending)
+        thinking = None if think is None else int(think)
         try:
-            with self._db:
+            settings = json.dumps(dict(options or {}), ensure_ascii=False, default=list)
+            with self._transaction():
                 known = conversation.history_id is not None and self._db.execute(
                     "SELECT 1 FROM conversations WHERE id = ?", (conversation.history_id,)
                 ).fetchone()
                 if known:
                     number = conversation.history_id
                     self._db.execute(
-                        "UPDATE conversations SET title = ?, model = ?, backend = ?, system = ?, draft = ?, updated_at = ?"
-                        " WHERE id = ?",
-                        (title, model, backend, conversation.system, draft, now, number),
+                        "UPDATE conversations SET title = ?, model = ?, backend = ?, system = ?, draft = ?, updated_at = ?,"
+                        " options = ?, think = ? WHERE id = ?",
+                        (title, model, backend, conversation.system, draft, now, settings, thinking, number),
                     )
                     used_before = {row[0] for row in self._db.execute(
                         "SELECT sha256 FROM message_images WHERE conversation_id = ?", (number,)
@@ -141,9 +189,9 @@ class History:
                     self._db.execute("DELETE FROM message_images WHERE conversation_id = ?", (number,))
                 else:
                     number = self._db.execute(
-                        "INSERT INTO conversations (kind, title, model, backend, system, draft, created_at, updated_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (kind, title, model, backend, conversation.system, draft, now, now),
+                        "INSERT INTO conversations (kind, title, model, backend, system, draft, created_at, updated_at,"
+                        " options, think) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (kind, title, model, backend, conversation.system, draft, now, now, settings, thinking),
                     ).lastrowid
                     used_before = set()
                 for position, message in enumerate(conversation.messages):
@@ -154,7 +202,9 @@ class History:
                     self._add_images(number, position, message.images)
                 self._add_images(number, None, conversation.pending)
                 self._forget_unused(used_before)
-        except sqlite3.Error as err:
+        except HistoryError:
+            raise
+        except Exception as err:  # noqa: BLE001 - sqlite3, text it refuses, a full disk: the history never costs a traceback
             raise HistoryError(f"cannot write the history database {self.path}: {_reason(err)}") from None
         conversation.history_id = number
         return number
@@ -184,15 +234,42 @@ class History:
     def delete(self, number: int) -> Summary:
         summary = self.summary(number)
         try:
-            with self._db:
-                shas = {row[0] for row in self._db.execute(
-                    "SELECT sha256 FROM message_images WHERE conversation_id = ?", (number,)
-                )}
-                self._db.execute("DELETE FROM conversations WHERE id = ?", (number,))
-                self._forget_unused(shas)
+            with self._transaction():
+                self._delete(number)
         except sqlite3.Error as err:
             raise HistoryError(f"cannot write the history database {self.path}: {_reason(err)}") from None
         return summary
+
+    def _delete(self, number: int) -> None:
+        shas = {row[0] for row in self._db.execute("SELECT sha256 FROM message_images WHERE conversation_id = ?", (number,))}
+        self._db.execute("DELETE FROM conversations WHERE id = ?", (number,))
+        self._forget_unused(shas)
+
+    def prune(self, *, before: datetime, kind: str | None = None) -> tuple[int, int]:
+        """Delete the conversations last updated before `before` (only `kind`'s, if given),
+        with the images nobody else uses, and give the space back. Returns
+        (conversations deleted, bytes the file shrank by)."""
+        cutoff = before.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        where, arguments = "updated_at < ?", [cutoff]
+        if kind:
+            where, arguments = where + " AND kind = ?", [*arguments, kind]
+        size = self._size()
+        try:
+            with self._transaction():
+                numbers = [row[0] for row in self._db.execute(f"SELECT id FROM conversations WHERE {where}", arguments)]
+                for number in numbers:
+                    self._delete(number)
+            if numbers:
+                self._db.execute("VACUUM")
+        except sqlite3.Error as err:
+            raise HistoryError(f"cannot write the history database {self.path}: {_reason(err)}") from None
+        return len(numbers), max(0, size - self._size())
+
+    def _size(self) -> int:
+        try:
+            return sum(os.path.getsize(f"{self.path}{tail}") for tail in ("", "-wal") if os.path.exists(f"{self.path}{tail}"))
+        except OSError:
+            return 0
 
     # --- reading -------------------------------------------------------------------------
 
@@ -221,7 +298,8 @@ class History:
 
     def read(self, number: int) -> Record:
         summary = self.summary(number)
-        (system, draft), = self._query("SELECT system, draft FROM conversations WHERE id = ?", (number,))
+        stored = self._row("SELECT * FROM conversations WHERE id = ?", (number,))  # `*`: an older schema lacks columns
+        system, draft = stored.get("system"), stored.get("draft")
         images: dict[int | None, list[PreparedImage]] = {}
         for row in self._query(
             "SELECT mi.message_position, mi.sha256, mi.label, mi.source_width, mi.source_height, mi.notes,"
@@ -243,13 +321,30 @@ class History:
             )
         ]
         transcript = Transcript(system, messages, images.get(None, []), summary.model)
-        return Record(summary, transcript, draft)
+        think = stored.get("think")
+        return Record(summary, transcript, draft, _options(stored.get("options")), None if think is None else bool(think))
 
     def _query(self, query: str, arguments: tuple = ()) -> list[tuple]:
         try:
             return self._db.execute(query, arguments).fetchall()
         except sqlite3.Error as err:
             raise HistoryError(f"cannot read the history database {self.path}: {_reason(err)}") from None
+
+    def _row(self, query: str, arguments: tuple) -> dict[str, Any]:
+        try:
+            cursor = self._db.execute(query, arguments)
+            values = cursor.fetchone()
+        except sqlite3.Error as err:
+            raise HistoryError(f"cannot read the history database {self.path}: {_reason(err)}") from None
+        return dict(zip((column[0] for column in cursor.description), values or ()))
+
+
+def _options(text: str | None) -> dict[str, Any]:
+    try:
+        options = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return options if isinstance(options, dict) else {}
 
 
 def _statements(script: str) -> list[str]:
@@ -277,6 +372,8 @@ def _now() -> str:
 
 
 def _reason(err: BaseException) -> str:
+    if isinstance(err, UnicodeError):
+        return "text it cannot store (not valid Unicode)"
     text = getattr(err, "strerror", None) or str(err) or type(err).__name__
     if isinstance(err, sqlite3.OperationalError) and "readonly" in text:
         return "the folder or file is read-only"

@@ -29,23 +29,44 @@ def parse_image_arg(arg: str, *, cwd: str | os.PathLike[str] | None = None) -> I
 
     An existing file -> "path"; http(s) URL -> "url"; "-" -> "stdin";
     a file:// URL of an existing file (what file managers paste) -> "path".
+    The path keeps a file name's exact bytes (str with surrogate escapes, as
+    os.fsdecode makes them); the label is always writable text (`display_name`).
     """
     if arg == "-":
         return ImageSource("stdin", "-", "stdin")
     scheme = arg[:8].lower()
     if scheme.startswith(("http://", "https://")) and not any(c.isspace() for c in arg):
-        return ImageSource("url", arg, arg)
+        return ImageSource("url", arg, display_name(arg))
     if scheme.startswith("file://"):
-        path = unquote(urlsplit(arg).path)
-        return ImageSource("path", path, arg) if path and os.path.isfile(path) else None
+        path = file_url_path(arg)
+        return ImageSource("path", path, display_name(arg)) if path and os.path.isfile(path) else None
     if not arg or "\n" in arg or len(arg) > 4096:
         return None
     path = os.path.expanduser(arg)
     if cwd is not None:
         path = os.path.join(os.fspath(cwd), path)
     if os.path.isfile(path):  # False (not an error) for names the OS rejects
-        return ImageSource("path", os.path.abspath(path), arg)
+        return ImageSource("path", os.path.abspath(path), display_name(arg))
     return None
+
+
+def display_name(name: str) -> str:
+    """`name` as text that can be written anywhere (UTF-8: the history, a saved chat, JSON).
+
+    A file name need not be UTF-8: Python hands its undecodable bytes over as
+    lone surrogates (os.fsdecode's surrogateescape), which no UTF-8 writer
+    accepts. Each such byte becomes U+FFFD here; the path itself keeps them.
+    """
+    try:
+        raw = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no file name could have made
+        raw = name.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "replace")
+
+
+def file_url_path(url: str) -> str:
+    """The path of a file:// URL; %-escapes that are not UTF-8 stay the file name's own bytes."""
+    return unquote(urlsplit(url).path, errors="surrogateescape")
 
 
 def looks_like_image_path(arg: str) -> bool:
