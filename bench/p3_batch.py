@@ -41,6 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import photos
+
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / ".work"
 PHOTOS_FULL, PHOTOS_QUICK = 200, 40
@@ -79,20 +81,7 @@ def _sizes(count: int) -> list[tuple[int, int]]:
 
 def photo_folder(count: int) -> Path:
     """The generated photos (made once, kept in bench/.work)."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from support.images import jpeg_bytes, make_photo
-
-    folder = WORK / f"p3-photos-{count}-{SEED}"
-    marker = folder / ".complete"
-    if marker.exists():
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    for n, (width, height) in enumerate(_sizes(count)):
-        path = folder / f"photo{n:03d}.jpg"
-        if not path.exists():
-            path.write_bytes(jpeg_bytes(make_photo(width, height, seed=SEED + n), quality=90))
-    marker.write_text("ok\n")
-    return folder
+    return photos.photo_folder("p3-photos", _sizes(count), SEED)
 
 
 def prep_seconds(folder: Path) -> float:
@@ -134,16 +123,9 @@ def _stop_standin(proc: subprocess.Popen) -> int:
 
 
 def _environ(tmp: Path, url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MCV_", "OLLAMA_"))}
-    env.update(
-        MCV_CONFIG=str(tmp / "config.toml"),
-        OLLAMA_HOST=url,
-        OLLAMA_NUM_PARALLEL=str(SLOTS),
-        OLLAMA_MODELS=str(tmp / "models"),
-        HF_HOME=str(tmp / "hf"),
-        MCV_BACKEND="ollama",
+    return photos.clean_environ(
+        tmp, OLLAMA_HOST=url, OLLAMA_NUM_PARALLEL=str(SLOTS), OLLAMA_MODELS=str(tmp / "models"), MCV_BACKEND="ollama"
     )
-    return env
 
 
 def run_p3(quick: bool) -> dict:

@@ -4,7 +4,7 @@
 command, a subprocess) over small generated photos, against the tests' strict OpenAI stand-in
 (its own process), each endpoint answering one request at a time with the same fixed latency
 (LATENCY s per answer: a GPU server with one slot). The batch's default -j comes from the
-endpoints' slots (one each, plus one queued).
+endpoints' slots (one each, plus one queued at each).
 
 The peer is the same batch against one endpoint: what a user without several endpoints runs.
 Throughput is answered images per second from the first request the servers received to the
@@ -15,15 +15,15 @@ two/one; target >= 1.8 (2.0 is perfect spreading).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench import photos
+
 ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / "bench" / ".work"
 PHOTOS_FULL, PHOTOS_QUICK = 120, 40
 LATENCY = 0.1  # seconds each answer holds its endpoint's one slot
 SEED = 1212
@@ -52,19 +52,8 @@ for server in servers:
 
 
 def photo_folder(count: int) -> Path:
-    """Small generated photos (made once, kept in bench/.work): preparing them costs little next to LATENCY."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from support.images import jpeg_bytes, make_photo
-
-    folder = WORK / f"s1-photos-{count}-{SEED}"
-    marker = folder / ".complete"
-    if marker.exists():
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    for n in range(count):
-        (folder / f"photo{n:03d}.jpg").write_bytes(jpeg_bytes(make_photo(640, 480, seed=SEED + n), quality=90))
-    marker.write_text("ok\n")
-    return folder
+    """Small generated photos (made once): preparing them costs little next to LATENCY."""
+    return photos.photo_folder("s1-photos", [(640, 480)] * count, SEED)
 
 
 def batch_against(endpoints: int, folder: Path, count: int) -> dict:
@@ -81,8 +70,7 @@ def batch_against(endpoints: int, folder: Path, count: int) -> dict:
         raise RuntimeError(f"stand-ins did not start (said {urls!r})")
     try:
         with tempfile.TemporaryDirectory(prefix="mcv-s1-") as tmp:
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("MCV_", "OLLAMA_", "OPENAI_"))}
-            env.update(MCV_CONFIG=str(Path(tmp) / "config.toml"), MCV_STATE_DIR=str(Path(tmp) / "state"), HF_HOME=str(Path(tmp) / "hf"))
+            env = photos.clean_environ(Path(tmp), MCV_STATE_DIR=str(Path(tmp) / "state"))
             out = Path(tmp) / "out.jsonl"
             args = [sys.executable, "-m", "mcv", "batch", str(folder), "--preset", "caption", "--backend", "openai"]
             for url in urls:

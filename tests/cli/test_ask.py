@@ -342,3 +342,24 @@ def test_bad_input_is_refused_before_any_engine_is_asked(ollama_standin, mcv_env
     ollama_standin.stop()
     down = run_mcv(["ask", str(notes)], environ=mcv_env)
     assert down.exit_code == 2 and "notes.txt" in down.stderr.splitlines()[0]
+
+
+def test_prompt_option_keeps_a_question_that_names_a_file(daemon, photo_jpeg, tmp_path, monkeypatch):
+    """`--prompt` (what the editors pass): every argument is an image, and a one-word question that
+    names an existing file or a URL stays the question instead of becoming a second image."""
+    standin, env = daemon
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "total").write_bytes(b"a file named like the question")
+    for question in ["total", "https://example.com/cat.png"]:
+        result = run_mcv(["ask", "--plain", "--prompt", question, "--", str(photo_jpeg)], environ=env)
+        assert result.exit_code == 0, result.stderr
+        (user,) = standin.requests_to("/api/chat")[-1].json["messages"]
+        assert user["content"] == "[img]\n" + question and len(user["images"]) == 1
+    asked = len(standin.requests_to("/api/chat"))
+    for args, message in [
+        (["--prompt", "hi", str(photo_jpeg), "what is this"], "what is this: no such file"),
+        (["--prompt", "  ", str(photo_jpeg)], "--prompt is empty"),
+    ]:
+        result = run_mcv(["ask", *args], environ=env)
+        assert result.exit_code == 2 and message in result.stderr.splitlines()[0], result.stderr
+    assert len(standin.requests_to("/api/chat")) == asked

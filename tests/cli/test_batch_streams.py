@@ -98,8 +98,10 @@ def test_ctrl_c_while_the_workers_start_prints_no_traceback(daemon, tmp_path):
     folder.mkdir()
     for n in range(4):
         (folder / f"{n}.jpg").write_bytes(jpeg_bytes(make_photo(200, 150, seed=n)))
-    for delay in (0.03, 0.08, 0.15):  # a worker starting up: its interpreter is up, its initializer not yet run
-        proc = subprocess.Popen([sys.executable, "-m", "mcv", "batch", str(folder), "-p", "caption"], env=env,
+    # 0: the workers spawning; then a worker starting up (its interpreter up, its initializer not
+    # yet run), the lanes starting, the first requests in flight
+    for delay in (0.0, 0.01, 0.03, 0.05, 0.08, 0.15, 0.3):
+        proc = subprocess.Popen([*WITH_SIGINT, "batch", str(folder), "-p", "caption"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not _workers(proc.pid):
@@ -112,6 +114,17 @@ def test_ctrl_c_while_the_workers_start_prints_no_traceback(daemon, tmp_path):
         assert proc.returncode == 130, text
         # records went to stdout: --resume (which reads an --output file) is not what goes on
         assert text.rstrip().endswith("mcv: interrupted; the records printed are whole (--output FILE lets --resume go on)")
+
+
+# `python -m mcv` with SIGINT at its default whatever this test runs under: a shell without job
+# control starts background jobs (`pytest ... &`) ignoring SIGINT, every child inherits that, and
+# mcv, like any program, leaves an inherited SIG_IGN alone (so Ctrl-C would be lost by design).
+WITH_SIGINT = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL);"
+    " os.execv(sys.executable, [sys.executable, '-m', 'mcv', *sys.argv[1:]])",
+]
 
 
 def _workers(pid: int) -> list[int]:

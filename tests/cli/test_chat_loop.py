@@ -131,8 +131,8 @@ def test_a_line_starting_with_a_slash_is_never_sent(environ, ollama_standin, tmp
 
 
 def test_a_pasted_list_of_files_is_attached(environ, ollama_standin, tmp_path):
-    for name in ("a.png", "b.png", "Screen Shot 1.png", "Screen Shot 2.png"):
-        (tmp_path / name).write_bytes(png_bytes(make_photo(64, 48, seed=len(name))))
+    for seed, name in enumerate(("a.png", "b.png", "Screen Shot 1.png", "Screen Shot 2.png")):
+        (tmp_path / name).write_bytes(png_bytes(make_photo(64, 48, seed=seed)))  # four pictures, not two
     paste = f"{(tmp_path / 'a.png').as_uri()}\r\n{(tmp_path / 'b.png').as_uri()}\r\n"  # as a file manager copies them
     dropped = f"{tmp_path}/Screen\\ Shot\\ 1.png {tmp_path}/Screen\\ Shot\\ 2.png "  # two files dropped on macOS Terminal
     script = Script([paste, "compare them", dropped, "and these?"])
@@ -370,3 +370,23 @@ def test_a_flag_ask_and_chat_share_means_the_same_in_both():
     shared = ask.keys() & chat.keys()
     assert {"-c", "-p", "-m", "-b", "-s", "-t", "-o", "--think", "--no-log", "--base-url"} <= shared
     assert {flag: ask[flag] for flag in shared} == {flag: chat[flag] for flag in shared}
+
+
+def test_the_same_picture_is_not_attached_twice(environ, ollama_standin, tmp_path):
+    """Dropped twice by mistake, or again after it was sent: every turn carries it already, so a
+    second copy would only cost its image tokens again."""
+    (tmp_path / "a.png").write_bytes(png_bytes(make_photo(64, 48, seed=1)))
+    (tmp_path / "copy of a.png").write_bytes((tmp_path / "a.png").read_bytes())
+    (tmp_path / "b.png").write_bytes(png_bytes(make_photo(64, 48, seed=2)))
+    script = Script([f"/image {tmp_path}/a.png", f"{tmp_path}/a.png", "what is it?",
+                     f"/image {tmp_path}/copy of a.png", f"/image {tmp_path}/b.png", "/images", "and now?"])  # fmt: skip
+    loop = make_loop(environ, script)
+    loop.run()
+    first, second = chats(ollama_standin)
+    assert len(first["messages"][-1]["images"]) == 1
+    assert len(second["messages"][-1]["images"]) == 1  # b only; a rides in the first turn
+    assert second["messages"][-1]["images"] != first["messages"][-1]["images"]
+    shown = err(loop)
+    assert shown.count("a.png: the same picture as image 1; not attached twice") == 2
+    assert "image 1: " in shown and "image 2: " in shown and "image 3" not in shown
+    assert [entry.image.label for entry in loop.conversation.image_entries()] == ["a.png", "b.png"]

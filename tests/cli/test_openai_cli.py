@@ -61,7 +61,8 @@ def test_ask_with_the_backend_flag_and_options(server, photo_jpeg):
 def test_an_option_the_api_cannot_take_is_refused_before_sending(server, photo_jpeg):
     standin, env = server
     result = run_mcv(["ask", "-b", "openai", "-o", "num_ctx=8192", str(photo_jpeg), "hi"], environ=env)
-    assert result.exit_code == 2 and "num_ctx" in result.stderr and "Traceback" not in result.stderr
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert f"option 'num_ctx' is not supported by the openai backend: OpenAI-compatible server at {standin.url}" in result.stderr
     assert standin.chats() == []
 
 
@@ -150,5 +151,27 @@ def test_batch_spreads_over_two_endpoints_and_survives_one_dying_half_way(openai
     assert 1 <= len(from_dying) <= 5 and dying.answered == len(from_dying)
     assert live.answered == 24 - len(from_dying)
     assert all(r["answer"] in ("A caption from the live one.", "A caption from the dying one.") for r in got)  # whole answers
-    assert "(3 at once)" in result.stderr  # two endpoints of one slot, plus one queued
+    assert "(4 at once)" in result.stderr  # two endpoints of one slot, plus one queued at each
     assert "dropped" in result.stderr or "nothing answers" in result.stderr  # it did die mid-batch
+
+
+def test_the_api_key_is_in_no_output_record_or_history(openai_standin, mcv_env, photo_jpeg, tmp_path):
+    key = "sk-cli-test-5f1e0c9a7b3d-secret"
+    openai_standin.add_model("minicpm-v", answer="A red square on white.")
+    openai_standin.api_key = key
+    env = {**mcv_env, "OPENAI_BASE_URL": openai_standin.url, "OPENAI_API_KEY": key}
+    runs = [
+        run_mcv(["ask", "-b", "openai", str(photo_jpeg), "what?", "--json"], environ=env),
+        run_mcv(["chat", "-b", "openai", str(photo_jpeg)], environ=env, stdin=b"what?\n"),
+        run_mcv(["batch", str(photo_jpeg), "-b", "openai", "--preset", "caption"], environ=env),
+        run_mcv(["ask", "-b", "openai", str(photo_jpeg), "what?"], environ={**env, "OPENAI_API_KEY": key[::-1]}),  # 401
+        run_mcv(["config", "show", "--json"], environ=env),
+    ]
+    assert [r.exit_code for r in runs] == [0, 0, 0, 1, 0], [r.stderr for r in runs]
+    assert "401" in runs[3].stderr
+    for result in runs:
+        assert key not in result.stdout + result.stderr and key[::-1] not in result.stdout + result.stderr
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "history.db" for p in written)  # the asks were logged: and not the key
+    for path in written:
+        assert key.encode() not in path.read_bytes(), path

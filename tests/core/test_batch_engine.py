@@ -86,14 +86,14 @@ def test_work_spreads_over_several_daemons(environ, ollama_standin, photos):
         other.add_model("minicpm-v", answer="From the other one.", latency=0.05)
         ollama_standin.find("minicpm-v").latency = 0.05
         events = run(environ, BatchJob([str(photos)], prompt="what", hosts=[ollama_standin.url, other.url]))
-        assert [n for _, n in events[0].lanes] == [2, 2]
+        # one engine over both (the Ollama backend spreads the requests): a slot and one queued at each
+        assert events[0].lanes == [(f"2 Ollama daemons ({ollama_standin.url}, {other.url})", 4)]
         answers = {r.answer for r in done_records(events)}
         assert answers == {"A photo.", "From the other one."}
         assert len(ollama_standin.requests_to("/api/chat")) + len(other.requests_to("/api/chat")) == 6
-        other.stop()  # a daemon that is down at the start is left out, with a note
+        other.stop()  # a daemon that is down at the start is left out (for a while): the other answers all
         events = run(environ, BatchJob([str(photos)], prompt="what", hosts=[other.url, ollama_standin.url]))
-        assert any(isinstance(e, Note) and e.text.startswith("left out: Ollama is not running at") for e in events)
-        assert events[-1].tally.answered == 6
+        assert events[-1].tally.answered == 6 and {r.answer for r in done_records(events)} == {"A photo."}
     finally:
         other.close()
 

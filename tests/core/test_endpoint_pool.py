@@ -103,3 +103,40 @@ def test_one_shared_pool_per_endpoints_while_in_use():
     fresh = open_pool(["http://x/v1", "http://y/v1"])
     assert fresh is not first and not fresh.endpoints[0].out(fresh.clock())  # a later run starts clean
     close_pool(fresh)
+
+
+def test_next_for_a_request_tries_each_endpoint_once_then_says_none():
+    pool, clock = pool_of("a", "b")
+    a, b = pool.endpoints
+    tried = []
+    first = pool.next_for(tried, longest_wait=0, too_long=RuntimeError)
+    tried.append(first)
+    pool.failed(first)
+    second = pool.next_for(tried, longest_wait=0, too_long=RuntimeError)
+    assert {first, second} == {a, b}
+    tried.append(second)
+    pool.failed(second)
+    assert pool.next_for(tried, longest_wait=0, too_long=RuntimeError) is None  # each had its chance
+    # a new request is not refused only because both failed before: the one back soonest is tried
+    assert pool.next_for([], longest_wait=0, too_long=RuntimeError) is first
+    pool.finished(first)
+    assert pool.next_for([b], skip=[a], longest_wait=0, too_long=RuntimeError) is None  # never a skipped one
+
+
+def test_next_for_waits_out_a_retry_after_or_refuses_a_long_one():
+    pool, clock = pool_of("a")
+    (a,) = pool.endpoints
+    pool.acquire()
+    pool.rate_limited(a, 0.05)
+    clock_real = EndpointPool.of(["x"]).clock  # the real clock: next_for sleeps for real
+    pool.clock = clock_real
+    a.limited_until = clock_real() + 0.05
+    assert pool.next_for([a], longest_wait=1.0, too_long=RuntimeError) is a  # waited, then asked it again
+    pool.finished(a)
+    a.limited_until = clock_real() + 30
+    try:
+        pool.next_for([a], longest_wait=1.0, too_long=lambda wait: RuntimeError(f"{wait:.0f}"))
+    except RuntimeError as err:
+        assert str(err) == "30"
+    else:
+        raise AssertionError("a 30 s Retry-After was waited for")

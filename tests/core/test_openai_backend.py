@@ -58,7 +58,74 @@ def server(openai_standin):
 
 def test_sse_framing_per_spec():
     lines = [": keep-alive", "data: {\"a\": 1}", "", "event: x", "data: line one", "data:line two", "", "", "data: [DONE]", ""]
-    assert list(sse_data(iter(lines))) == ['{"a": 1}', "line one\nline two", "[DONE]"]
+    assert list(sse_data(iter(lines))) == [("message", '{"a": 1}'), ("x", "line one\nline two"), ("message", "[DONE]")]
+    # an event the stream cut before its blank line is dropped (SSE: pending data is discarded at the end)
+    assert list(sse_data(iter(['data: {"a": 1}', "", 'data: {"choices": [{"del']))) == [("message", '{"a": 1}')]
+    assert list(sse_data(iter(["data: [DONE]"]))) == [("message", "[DONE]")]
+    # llama-server's own error line
+    assert list(sse_data(iter(['error: {"code": 500, "message": "boom"}', ""]))) == [("error", '{"code": 500, "message": "boom"}')]
+
+
+def _client_answering(body: bytes):
+    """An OpenAIClient whose server answers every chat with `body` as its SSE stream."""
+    import httpx
+
+    from mcv.core.backends.openai.client import OpenAIClient
+
+    client = OpenAIClient("http://127.0.0.1:9/v1")
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body, headers={"content-type": "text/event-stream"}))
+    client._http = httpx.Client(base_url="http://127.0.0.1:9/v1/", transport=transport)
+    return client
+
+
+CHUNK = b'data: {"choices": [{"index": 0, "delta": {"content": "Hi"}}]}\r\n\r\n'
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        b'error: {"code": 500, "message": "the engine crashed", "type": "server_error"}\n\n',  # llama-server
+        b'event: error\ndata: {"message": "the engine crashed"}\n\n',
+        b'data: {"error": {"message": "the engine crashed"}}\n\n',
+    ],
+)
+def test_an_error_event_in_the_stream_is_an_error_never_a_short_answer(tail):
+    client = _client_answering(CHUNK + tail + b"data: [DONE]\n\n")
+    events = client.chat({"model": "m", "messages": [], "stream": True})
+    assert next(events)["choices"][0]["delta"]["content"] == "Hi"
+    with pytest.raises(StreamError, match="the engine crashed"):
+        next(events)
+
+
+def test_a_server_that_quotes_the_key_back_never_gets_it_shown():
+    import httpx
+
+    from mcv.core.backends.openai.client import OpenAIClient
+
+    said = {"error": {"message": f"Incorrect API key provided: {KEY}", "type": "invalid_request_error"}}
+    client = OpenAIClient("http://127.0.0.1:9/v1", api_key=KEY)
+    for status in (401, 400):
+        transport = httpx.MockTransport(lambda request: httpx.Response(status, json=said))
+        client._http = httpx.Client(base_url="http://127.0.0.1:9/v1/", transport=transport)
+        with pytest.raises(BackendError) as caught:
+            list(client.chat({"model": "m", "messages": [], "stream": True}))
+        assert KEY not in caught.value.message + (caught.value.hint or "")
+        assert "Incorrect API key provided: (the API key)" in caught.value.message
+    client._http = _client_answering(CHUNK + b"data: " + json.dumps(said).encode() + b"\n\n")._http
+    with pytest.raises(StreamError) as caught:
+        list(client.chat({"model": "m", "messages": [], "stream": True}))
+    assert KEY not in caught.value.message
+
+
+def test_a_stream_cut_inside_an_event_is_the_endpoints_failure():
+    from mcv.core.backends.openai.client import EndpointFailure
+
+    client = _client_answering(CHUNK + b'data: {"choices": [{"index": 0, "del')
+    events = client.chat({"model": "m", "messages": [], "stream": True})
+    next(events)
+    with pytest.raises(EndpointFailure) as caught:  # transient: a batch asks again; not "sent an event that is not JSON"
+        next(events)
+    assert caught.value.transient
 
 
 def test_error_objects_of_every_server_kind():

@@ -155,7 +155,7 @@ def test_an_option_the_engine_cannot_honour_is_refused(local_environ, photo_jpeg
         session.parameters = session.parameters.merged(options={"num_batch": 512})
         error = failure(session, [source(photo_jpeg)]).error
     assert isinstance(error, UsageError)
-    assert error.message == "option 'num_batch' is not supported in process (llama.cpp)"
+    assert error.message == "option 'num_batch' is not supported by the llama backend: in process (llama.cpp)"
     assert "num_ctx" in error.hint
 
 

@@ -118,3 +118,10 @@ def test_selected_files(tmp_path):
         files.selected_files(["smb://server/share/a.png"], cwd="/")
     with pytest.raises(InputError, match="empty file name"):
         files.selected_files([""], cwd="/")
+
+
+def test_selected_file_labels_show_control_characters_escaped():
+    # A name with a newline must not read as two lines (a fake header above a fake answer).
+    (source,) = files.selected_files(["/pics/a.png\nFake answer\x1b[2J.png"], cwd="/")
+    assert source.value == "/pics/a.png\nFake answer\x1b[2J.png"  # the file itself, unchanged
+    assert source.label == "a.png\\nFake answer\\x1b[2J.png"

@@ -95,13 +95,14 @@ def test_one_output_at_a_time(daemon, tmp_path):
 def test_many_files_one_dialog(daemon, zenity, tmp_path):
     standin, env = daemon
     _, paths = hostile_folder(tmp_path)
-    result = run_mcv(["describe", "--", *map(os.fsdecode, paths[:3])], environ=env)
+    result = run_mcv(["describe", "--", *map(os.fsdecode, paths[:4])], environ=env)
     assert result.exit_code == 0, result.stderr
-    (call,) = zenity.calls()  # one dialog for the three answers
+    (call,) = zenity.calls()  # one dialog for the four answers
     assert "--text-info" in call.args and "--ok-label=Copy" in call.args
-    assert "--title=Description — 3 images" in call.args
+    assert "--title=Description — 4 images" in call.args
     (text,) = call.files.values()  # a long answer goes through a file, as plain text
-    assert text.count("<describe> answer & more") == 3 and "-rf x.png\n" in text
+    assert text.count("<describe> answer & more") == 4 and "-rf x.png\n" in text
+    assert "\nnew\\nline.png\n" in text  # a newline in a name does not make a header of its own
 
 
 def test_short_answer_dialog_is_escaped_markup(daemon, zenity, tmp_path):
@@ -176,7 +177,6 @@ def test_alt_copies_to_the_clipboard(daemon, zenity, display, tmp_path):
     # No notification server here: what was copied is shown in a dialog instead.
     (call,) = zenity.calls()
     assert any(arg.startswith("--title=Alt text copied") for arg in call.args)
-    subprocess.run(["pkill", "-f", f"xclip.*{display}"], check=False) if False else None
 
 
 def test_desktop_help_is_light(mcv_env):
@@ -202,3 +202,56 @@ def test_alt_with_every_file_failing_copies_nothing(daemon, zenity, tmp_path):
     (call,) = zenity.calls()
     text = "".join(call.files.values()) or next(a for a in call.args if a.startswith("--text="))
     assert "one.png" in text and "two.png" in text and text.count("failed") == 2
+
+
+def test_answers_already_had_are_kept_when_the_engine_fails_mid_job(daemon, zenity, tmp_path):
+    standin, env = daemon
+    _, paths = hostile_folder(tmp_path)
+
+    def answer_then_fail(request):
+        # After the first answer every connection is cut: the daemon died between two images.
+        standin.inject_chat_failure("drop", count=50, after=0)
+        return "<first> answer"
+
+    standin.find("minicpm-v").answer = answer_then_fail
+    result = run_mcv(["describe", "--", *map(os.fsdecode, paths[:3])], environ=env)
+    assert result.exit_code == 3  # some failed: the first answer is not thrown away
+    (call,) = zenity.calls()
+    text = "".join(call.files.values()) or next(a for a in call.args if a.startswith("--text="))
+    assert "<first> answer" in text or "&lt;first&gt; answer" in text
+    assert text.count("(failed: lost the connection") == 1 and text.count("(not asked") == 1
+
+
+def test_a_name_that_only_looks_like_a_uri_is_that_file(daemon, tmp_path, monkeypatch):
+    standin, env = daemon
+    monkeypatch.chdir(tmp_path)  # a Nautilus script hands over `file:x.png` relative to the folder
+    _, paths = hostile_folder(tmp_path)
+    os.link(paths[0], tmp_path / "file:x.png")  # and there is no x.png
+    result = run_mcv(["describe", "--print", "--", "file:x.png"], environ=env)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "<describe> answer & more\n" and len(standin.requests_to("/api/chat")) == 1
+
+
+@pytest.mark.parametrize("uri", ["file://otherhost/tmp/a.png", "FILE://server.example/share/a.png"])
+def test_a_file_uri_on_another_host_is_refused(daemon, uri):
+    _, env = daemon
+    result = run_mcv(["describe", "--print", "--", uri], environ=env)
+    assert result.exit_code == 2 and "is not a local file" in result.stderr
+
+
+def test_file_uris_for_this_host(daemon, tmp_path):
+    _, env = daemon
+    _, paths = hostile_folder(tmp_path)
+    quoted = quote_from_bytes(paths[1])
+    result = run_mcv(["describe", "--print", "--", f"file://localhost{quoted}", f"file:{quoted}"], environ=env)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count("<describe> answer & more") == 2
+
+
+def test_print_names_a_failed_file_once(daemon, tmp_path):
+    _, env = daemon
+    _, paths = hostile_folder(tmp_path)
+    missing = str(tmp_path / "missing.png")
+    result = run_mcv(["describe", "--print", "--", os.fsdecode(paths[0]), missing], environ=env)
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[0] == "mcv: error: missing.png: no such file"

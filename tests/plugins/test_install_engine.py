@@ -224,8 +224,9 @@ def test_install_finds_the_file_managers_on_path(mcv_path, home, mcv_env, tmp_pa
     mcv_env["PATH"] = str(bin_dir)
     result = mcv(["install", "--mcv-path", mcv_path], mcv_env)
     assert {line.split(":")[0] for line in result.stdout.splitlines() if ": wrote " in line} == {"thunar", "pcmanfm-qt"}
-    listing = mcv(["ls"], mcv_env).stdout
-    assert "thunar      installed" in listing and "nemo        not installed   nemo is not on PATH" in listing
+    rows = {line.split()[0]: line.split(None, 1)[1].split("  ")[0] for line in mcv(["ls"], mcv_env).stdout.splitlines()
+            if not line.startswith(" ")}  # fmt: skip
+    assert rows["thunar"] == "installed" and rows["nemo"] == "not installed"
     mcv_env["PATH"] = str(tmp_path / "empty")
     result = run_mcv(["plugins", "install"], environ=mcv_env)
     assert result.exit_code == 2 and "no supported file manager" in result.stderr
@@ -253,3 +254,56 @@ def test_status_follows_the_installed_mcv(home, mcv_env, tmp_path):
     assert mcv(["status", "nemo"], mcv_env).stdout.startswith(f"nemo: needs reinstall ({gone} is gone)")
     # an exported .reg names a Windows mcv: not looked for here
     assert mcv(["status", "windows"], mcv_env).stdout.startswith("windows: installed")
+
+
+def test_dry_runs_say_what_would_really_happen(mcv_path, home, mcv_env):
+    uca = home / "xdg config" / "Thunar" / "uca.xml"
+    theirs = home / "xdg data" / "nemo" / "actions" / "mcv-ocr.nemo_action"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text("[Nemo Action]\nName=someone else's\n")
+    mcv(["install", "--mcv-path", mcv_path, "thunar"], mcv_env)
+    again = mcv(["install", "--dry-run", "--mcv-path", mcv_path, "thunar", "nemo"], mcv_env).stdout.splitlines()
+    assert f"thunar: would leave unchanged {uca} (mcv's entries merged in; the rest kept as it is)" in again
+    assert f"nemo: would stop: {theirs} is in the way (mcv did not write it; --force replaces it)" in again
+    # The person's uca.xml is not removed: only mcv's entries are taken out of it.
+    undo = mcv(["uninstall", "--dry-run", "thunar"], mcv_env).stdout.splitlines()
+    assert undo == [f"thunar: would take mcv's entries out of {uca}"]
+
+
+def test_ls_lines_up_every_target_name(mcv_env):
+    from mcv.plugins.install.registry import TARGETS
+
+    lines = mcv(["ls"], mcv_env).stdout.splitlines()
+    names, descriptions = lines[0::2], lines[1::2]
+    width = max(map(len, TARGETS)) + 2
+    assert [line[:width].rstrip() for line in names] == list(TARGETS)
+    assert all(line[width - 2 : width] == "  " and line[width] != " " for line in names)  # state column
+    assert all(line[:width].strip() == "" and line[width] != " " for line in descriptions)
+
+
+def test_a_linked_uca_xml_stays_a_link(mcv_path, home, mcv_env, tmp_path):
+    # Dotfile managers (stow, chezmoi symlink mode) link the file into place: mcv edits the file
+    # the link points to, and the link stays.
+    uca = home / "xdg config" / "Thunar" / "uca.xml"
+    dotfile = tmp_path / "dotfiles" / "uca.xml"
+    dotfile.parent.mkdir()
+    dotfile.write_text(OTHER_UCA, encoding="utf-8")
+    uca.unlink()
+    uca.symlink_to(dotfile)
+    mcv(["install", "--mcv-path", mcv_path, "thunar"], mcv_env)
+    assert uca.is_symlink() and dotfile.read_text(encoding="utf-8").count("<unique-id>mcv-") == len(ACTIONS)
+    assert mcv(["status", "thunar"], mcv_env).stdout.startswith("thunar: installed")
+    mcv(["uninstall", "thunar"], mcv_env)
+    assert uca.is_symlink() and dotfile.read_text(encoding="utf-8") == OTHER_UCA
+
+
+def test_a_windows_mcv_path_for_the_exported_reg_file(home, mcv_env):
+    # `--mcv-path` names the mcv of the machine that imports the .reg (its help says so).
+    exe = r"C:\Users\me\pipx\venvs\mcv\Scripts\mcv.exe"
+    out = mcv(["install", "--mcv-path", exe, "windows"], mcv_env).stdout
+    reg = Path(out.split("windows: wrote ")[1].split(" (mode")[0])
+    assert reg.name == "mcv-install.reg"
+    text = reg.read_bytes().decode("utf-16")
+    assert '@="\\"C:\\\\Users\\\\me\\\\pipx\\\\venvs\\\\mcv\\\\Scripts\\\\mcv.exe\\" describe --gather -- \\"%1\\""' in text
+    result = run_mcv(["plugins", "install", "--mcv-path", r"mcv.exe", "windows"], environ=mcv_env)
+    assert result.exit_code == 2 and "--mcv-path must be absolute" in result.stderr

@@ -226,7 +226,7 @@ def test_windows_reg_files(tmp_path):
         verb = keys[rf"{top}\shell\{index}-{action.command}"]
         assert verb == {"MUIVerb": action.label, "MultiSelectModel": "Player"}
         command = keys[rf"{top}\shell\{index}-{action.command}\command"][""]
-        assert command == f'"{launcher}" {action.command} -- "%1"'
+        assert command == f'"{launcher}" {action.command} --gather -- "%1"'  # Explorer's launches: one job
         assert "cmd" not in command.lower().split()
     assert parse_reg(remove.data) == {f"-{top}": {}}
 
@@ -292,7 +292,7 @@ def test_windows_registry_applied_and_reverted_with_winreg(tmp_path):
     assert change.state() == MISSING
     record = change.apply(None)
     assert change.state() == INSTALLED
-    assert api.keys[rf"{windows.TOP}\shell\1-describe\command"][""] == r'"C:\mcv\mcvw.exe" describe -- "%1"'
+    assert api.keys[rf"{windows.TOP}\shell\1-describe\command"][""] == r'"C:\mcv\mcvw.exe" describe --gather -- "%1"'
     api.keys[r"Software\Classes\SystemFileAssociations\image\shell\other.verb"] = {"": "not ours"}
     before = {key for key in api.keys if not key.startswith(windows.TOP)}  # Software, Classes, ...: not ours
     revert_registry(record, False, winreg=api)

@@ -75,7 +75,9 @@ def test_entries_merged_backups_kept_and_uninstall_restores_every_byte(home, mcv
     paths = files_of(home)
     targets = list(paths)
     env = {"OLLAMA_HOST": "127.0.0.1:11500", "MCV_CONFIG": mcv_env["MCV_CONFIG"]}  # passed on: apps start servers with few variables
-    plugins(["install", "--mcv-path", MCV, *targets], mcv_env)
+    installed_output = plugins(["install", "--mcv-path", MCV, *targets], mcv_env).stdout
+    # Claude Desktop starts the server in `/`, no root: the install says how to allow a folder
+    assert "claude-desktop: quit Claude Desktop" in installed_output and "mcv config set mcp.allow" in installed_output
     claude = json.loads(paths["claude-desktop"].read_text())
     assert claude["mcpServers"]["mcv"] == {"command": MCV, "args": ["mcp"], "env": env}
     assert claude["mcpServers"]["filesystem"]["command"] == "npx" and claude["globalShortcut"] == "Ctrl+Space"
@@ -143,3 +145,18 @@ def test_set_then_remove_gives_back_the_same_bytes(text):
     assert remove_member(merged, ("mcpServers", "mcv")) == text
     changed = set_member(merged, ("mcpServers", "mcv"), {"command": "/other"})
     assert remove_member(changed, ("mcpServers", "mcv")) == text
+
+
+def test_the_backup_replaces_a_link_in_its_place_and_keeps_the_mode(home, mcv_env, tmp_path):
+    """The backup is written like every other file (atomically): a link where it goes is replaced,
+    not written through to the file it points at; it keeps the settings file's permissions."""
+    path = files_of(home)["claude-desktop"]
+    path.chmod(0o600)  # settings may hold keys in "env"
+    elsewhere = tmp_path / "someone-elses.txt"
+    elsewhere.write_text("not mcv's to change")
+    backup = path.with_name(path.name + ".mcv-backup")
+    backup.symlink_to(elsewhere)
+    plugins(["install", "--mcv-path", MCV, "claude-desktop"], mcv_env)
+    assert elsewhere.read_text() == "not mcv's to change"
+    assert not backup.is_symlink() and backup.read_text() == CLAUDE
+    assert backup.stat().st_mode & 0o777 == 0o600

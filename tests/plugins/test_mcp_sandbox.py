@@ -77,3 +77,37 @@ def test_a_working_folder_of_slash_is_no_root(tmp_path, root):
 def test_config_value_is_split_like_path():
     assert allowed_from_config(f"/a{os.pathsep}/b c{os.pathsep}") == ["/a", "/b c"]
     assert allowed_from_config(None) == []
+
+
+def test_a_folder_swapped_for_a_symlink_after_the_check_is_not_followed(root, tmp_path, monkeypatch):
+    """The race between the check and the open: `sub` becomes a symlink out of the root once
+    `resolve` has looked. The open walks down from the root following no symlink, so the file
+    outside is never read (checking the path again after opening would follow the same symlink)."""
+    outside = tmp_path / "secrets"
+    outside.mkdir()
+    (outside / "a.png").write_bytes(PNG + b"secret")
+    sandbox = Sandbox.from_folders(str(root), [])
+    checked = Sandbox.resolve
+
+    def resolve_then_swap(self, given):
+        real = checked(self, given)
+        (root / "sub").rename(root / "sub-before")
+        (root / "sub").symlink_to(outside)
+        return real
+
+    monkeypatch.setattr(Sandbox, "resolve", resolve_then_swap)
+    assert "changed while it was being opened" in refused(sandbox, "sub/a.png")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="the opened file's path is known through /proc")
+def test_a_folder_moved_out_after_the_open_is_refused(root, tmp_path, monkeypatch):
+    sandbox = Sandbox.from_folders(str(root), [])
+    opening = Sandbox._open
+
+    def open_then_move(self, real):
+        fd = opening(self, real)
+        (root / "sub").rename(tmp_path / "moved-out")
+        return fd
+
+    monkeypatch.setattr(Sandbox, "_open", open_then_move)
+    assert "moved out of the allowed folders" in refused(sandbox, "sub/a.png")

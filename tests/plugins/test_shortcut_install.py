@@ -103,6 +103,16 @@ def test_gnome_key_taken_by_another_binding_is_refused(gnome):
 
 
 @needs_gnome_schema
+def test_gnome_key_taken_under_another_spelling_is_refused(gnome):
+    # GNOME Settings writes accelerators in GTK's order: <Shift><Super>t is mcv's default key
+    other = f"{CUSTOM_BASE}custom0/"
+    gsettings(gnome, "set", f"{CUSTOM_SCHEMA}:{other}", "binding", "'<Shift><Super>T'")
+    refused = mcv(["install", "shortcut"], gnome)
+    assert refused.exit_code == 2 and "Terminal" in refused.stderr
+    assert gnome_list(gnome) == [other]
+
+
+@needs_gnome_schema
 def test_gnome_key_is_remembered_on_reinstall(gnome):
     assert mcv(["install", "shortcut", "--key", "Ctrl+Alt+S"], gnome).exit_code == 0
     assert mcv(["install", "shortcut"], gnome).exit_code == 0  # no --key: keeps Ctrl+Alt+S
@@ -163,6 +173,23 @@ def test_xfce_key_taken_is_refused_and_a_changed_key_is_left(xfce):
     left = mcv(["uninstall", "shortcut"], xfce)
     assert "changed since" in left.stdout
     assert xfconf(xfce, "-p", "/commands/custom/<Super><Shift>t").stdout == "my-own-tool\n"
+
+
+def test_xfce_key_taken_under_another_spelling_is_refused(xfce):
+    # Xfce's own dialog writes <Shift><Super>t (GTK's order) for mcv's default <Super><Shift>t
+    xfconf(xfce, "-p", "/commands/custom/<Shift><Super>t", "-n", "-t", "string", "-s", "my-own-terminal")
+    refused = mcv(["install", "shortcut"], xfce)
+    assert refused.exit_code == 2 and "my-own-terminal" in refused.stderr
+    assert xfconf(xfce, "-p", "/commands/custom/<Super><Shift>t").returncode != 0
+    assert xfconf(xfce, "-p", "/commands/custom/<Shift><Super>t").stdout == "my-own-terminal\n"
+
+
+def test_xfce_default_shortcut_is_not_taken_before_the_custom_tree_is_in_use(xfce):
+    # override not set yet: Xfce uses /commands/default, which mcv copies into the custom tree
+    xfconf(xfce, "-p", "/commands/default/<Super>Print", "-n", "-t", "string", "-s", "xfce4-screenshooter")
+    refused = mcv(["install", "shortcut", "--key", "<Super>Print"], xfce)
+    assert refused.exit_code == 2 and "xfce4-screenshooter" in refused.stderr
+    assert xfconf(xfce, "-p", "/commands/custom/<Super>Print").returncode != 0
 
 
 # --- KDE, sway, Hyprland, macOS: files of mcv's own --------------------------------------------
@@ -238,6 +265,15 @@ def test_key_forms_and_errors(home):
     assert mcv(["install", "shortcut", "--key", "Hyper+T"], environ).exit_code == 2
     assert mcv(["install", "shortcut", "--key", "t"], environ).exit_code == 2
     assert mcv(["install", "nautilus", "--key", "<Super>t"], environ).exit_code == 2
+
+
+def test_status_where_the_settings_store_cannot_be_read(home, tmp_path):
+    # GNOME named, but no gsettings: the shortcut's state is unknown, and the other targets are still listed
+    environ = {**home, "XDG_CURRENT_DESKTOP": "GNOME", "DISPLAY": ":0", "PATH": str(tmp_path / "empty-bin")}
+    result = mcv(["status"], environ)
+    assert result.exit_code == 0, result.stderr
+    assert "shortcut: unknown (gsettings is not installed)" in result.stdout
+    assert "nautilus: not installed" in result.stdout
 
 
 def test_unknown_desktop_says_so(home):

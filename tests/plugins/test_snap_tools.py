@@ -35,6 +35,9 @@ if plan == "cancel":
     sys.exit(1)
 if plan == "nothing":
     sys.exit(0)
+if plan.startswith("stderr:"):  # say this on stderr, then exit 1 (a picker's real messages)
+    sys.stderr.write(plan[7:])
+    sys.exit(1)
 if plan.startswith("print:"):
     sys.stdout.write(plan[6:])
     sys.exit(0)
@@ -167,6 +170,48 @@ def test_a_cancelled_picker(stubs, session, tool, plan):
     with pytest.raises(Cancelled):
         take(detect_desktop(stubs.environ(**session), "linux"), "region", stubs.environ(**session))
     assert [call["tool"] for call in stubs.calls()] == [tool]  # slurp cancelled: grim never ran
+
+
+@pytest.mark.parametrize(
+    "session, tool, said",
+    [
+        (X11, "maim", "Failed to detect a compositor, OpenGL hardware-acceleration disabled...\n"
+                      "Selection was cancelled by keystroke or right-click.\n"),
+        (X11, "scrot", "scrot: Key was pressed, aborting shot\nscrot: no image grabbed: Resource temporarily unavailable\n"),
+        (SWAY, "slurp", "selection cancelled\n"),
+    ],
+)  # fmt: skip
+def test_what_pickers_say_on_escape_is_a_cancel(stubs, session, tool, said):
+    if tool == "scrot":
+        (stubs.bin / "maim").unlink()  # else maim, the first X11 tool, would be the picker
+    stubs.plan({tool: "stderr:" + said})
+    with pytest.raises(Cancelled):
+        take(detect_desktop(stubs.environ(**session), "linux"), "region", stubs.environ(**session))
+    assert [call["tool"] for call in stubs.calls()] == [tool]
+
+
+@pytest.mark.parametrize(
+    "session, tool, said, shown",
+    [
+        (X11, "maim", "Maim encountered an error:\nError: Failed to open X display: :9\n", "Failed to open X display"),
+        (SWAY, "slurp", "compositor doesn't support wlr-layer-shell-unstable-v1\n", "wlr-layer-shell"),
+    ],
+)
+def test_a_picker_that_cannot_run_is_an_error_not_a_quiet_cancel(stubs, session, tool, said, shown):
+    stubs.plan({tool: "stderr:" + said})
+    with pytest.raises(CaptureFailed, match=shown):
+        take(detect_desktop(stubs.environ(**session), "linux"), "region", stubs.environ(**session))
+    assert "grim" not in [call["tool"] for call in stubs.calls()]
+
+
+def test_gnome_wayland_without_dbus_fast(stubs, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dbus_fast", None)  # `import dbus_fast` raises ImportError
+    environ = stubs.environ(WAYLAND_DISPLAY="wayland-0", XDG_SESSION_TYPE="wayland", XDG_CURRENT_DESKTOP="GNOME")
+    assert take(detect_desktop(environ, "linux"), "region", environ) == PNG  # gnome-screenshot instead
+    assert [(call["tool"], call["argv"][:2]) for call in stubs.calls()] == [("gnome-screenshot", ["-a", "-f"])]
+    (stubs.bin / "gnome-screenshot").unlink()
+    with pytest.raises(CaptureFailed, match="dbus-fast"):  # nothing else: the portal's own reason, not "install the portal"
+        take(detect_desktop(environ, "linux"), "region", environ)
 
 
 def test_a_failing_screen_capture_is_an_error_not_a_cancel(stubs):

@@ -18,8 +18,10 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 
@@ -141,24 +143,30 @@ def tools(*names: str) -> bool:
     return all(shutil.which(name) for name in names)
 
 
+@contextmanager
+def _server_announcing(argv: list[str], fd_argument: Callable[[int], str]) -> Iterator[str]:
+    """A server told to write where to reach it (a display number, a bus address) to a pipe
+    (`fd_argument(fd)` ends its argv): that first line, while it runs; stopped afterwards."""
+    read_fd, write_fd = os.pipe()
+    server = subprocess.Popen([*argv, fd_argument(write_fd)], pass_fds=(write_fd,),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd) as pipe:
+            yield pipe.readline().strip()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 @pytest.fixture
 def display():
     """A private X server (Xvfb) for one test: its DISPLAY."""
     if not tools("Xvfb"):
         pytest.skip("needs Xvfb")
-    read_fd, write_fd = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-nolisten", "tcp", "-screen", "0", "1280x800x24"],
-        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    os.close(write_fd)
-    try:
-        with os.fdopen(read_fd) as pipe:
-            number = pipe.readline().strip()
+    argv = ["Xvfb", "-nolisten", "tcp", "-screen", "0", "1280x800x24", "-displayfd"]
+    with _server_announcing(argv, str) as number:
         yield f":{number}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture
@@ -166,19 +174,9 @@ def session_bus():
     """A private D-Bus session bus (`dbus-daemon --session`) for one test: its address."""
     if not tools("dbus-daemon"):
         pytest.skip("needs dbus-daemon")
-    read_fd, write_fd = os.pipe()
-    daemon = subprocess.Popen(
-        ["dbus-daemon", "--session", "--nofork", "--nopidfile", f"--print-address={write_fd}"],
-        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    os.close(write_fd)
-    try:
-        with os.fdopen(read_fd) as pipe:
-            address = pipe.readline().strip()
+    argv = ["dbus-daemon", "--session", "--nofork", "--nopidfile"]
+    with _server_announcing(argv, lambda fd: f"--print-address={fd}") as address:
         yield address
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=10)
 
 
 @pytest.fixture

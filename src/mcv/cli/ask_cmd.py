@@ -20,6 +20,7 @@ Examples:
   mcv ask --clipboard what is this error
   cat scan.pdf | mcv ask - --pages 1-2 "summarise"
   mcv ask receipt.jpg --preset receipt
+  mcv ask --prompt "total" -- receipt.jpg     (with --prompt, every argument is an image)
 
 \b
 Exit codes: 0 ok, 1 model or server error, 2 bad usage or input, 130 interrupted.
@@ -34,7 +35,7 @@ def ask(
     ctx: typer.Context,
     arguments: Optional[List[str]] = typer.Argument(None, metavar="IMAGE... [PROMPT]", show_default=False),
     model: Optional[str] = common.MODEL,
-    host: Optional[str] = common.HOST,
+    host: Optional[List[str]] = common.HOSTS,
     backend: Optional[str] = common.BACKEND,
     base_url: Optional[List[str]] = common.BASE_URL,
     system: Optional[str] = common.SYSTEM,
@@ -45,6 +46,10 @@ def ask(
         None, "--schema", help="Constrain the answer to JSON: a schema (inline, a file, or shorthand like 'total float, date'), or `json`."
     ),
     preset: Optional[str] = common.PRESET,
+    prompt: Optional[str] = typer.Option(
+        None, "--prompt", metavar="TEXT",
+        help="The question, given apart: every argument is then an image (a question naming a file stays a question).",
+    ),
     think: Optional[bool] = common.THINK,
     clipboard: bool = common.CLIPBOARD,
     pages: Optional[str] = typer.Option(None, "--pages", help="PDF pages, e.g. 1-3,5 [default: 1]."),
@@ -75,6 +80,7 @@ def ask(
         options=list(option or []),
         schema=schema,
         preset=preset,
+        prompt=prompt,
         clipboard=clipboard,
         pages=pages,
         make_view=make_view,

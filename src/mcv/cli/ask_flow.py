@@ -20,16 +20,17 @@ def run_ask(
     pages: str | None,
     make_view: Callable[..., Any],
     preset: str | None = None,
+    prompt: str | None = None,
 ) -> int:
     """`flags` are config keys given on the command line; `changes` are Parameters fields;
     `make_view(markdown, checked)` is how the turn is shown (Markdown once the config has said;
-    `checked`: the answer is validated when complete, core/structured.py)."""
+    `checked`: the answer is validated when complete, core/structured.py); `prompt` is --prompt."""
     from mcv.core.arguments import load_schema, parse_options, split_arguments
     from mcv.core.session import Session
     from mcv.core.settings import Settings
     from mcv.packaging.local_pairs import SOURCES
 
-    sources, prompt = split_arguments(arguments)
+    sources, prompt = split_arguments(arguments, prompt)
     if clipboard:
         from mcv.core.images.sources import clipboard_source
 

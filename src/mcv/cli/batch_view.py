@@ -11,6 +11,8 @@ that goes away (`| head`) ends the batch quietly, as `mcv ask` does.
 from __future__ import annotations
 
 import signal
+import sys
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -23,9 +25,11 @@ def run_batch_job(env, settings, job, *, quiet: bool) -> int:
 
     view = BatchView(env, records_to_stdout=job.output is None, fmt=job.fmt, quiet=quiet)
     events = run_batch(settings, job)
-    with _sigterm_interrupts():
+    with _interrupts() as interrupts:
         try:
             for event in events:
+                if interrupts.raised:  # its KeyboardInterrupt was swallowed on the way (a __del__): stop now
+                    raise KeyboardInterrupt
                 view.show(event)
         except _ReaderGone:
             events.close()  # `mcv batch ... | head`: the reader has what it wanted; stop quietly
@@ -45,22 +49,61 @@ class _ReaderGone(Exception):
     """Whoever read the records on stdout went away (a broken pipe)."""
 
 
+class _Interrupt:
+    """The SIGINT and SIGTERM handler of a batch: the first stops it (KeyboardInterrupt, caught
+    above); more, while it stops, are dropped, so that the lanes, workers and files are closed
+    whole rather than left half done by a second KeyboardInterrupt in the middle of that."""
+
+    def __init__(self) -> None:
+        self.raised = False
+
+    def __call__(self, signum, frame) -> None:
+        if not self.raised:
+            self.raised = True
+            raise KeyboardInterrupt
+
+    def unraisable(self, unraisable) -> bool:
+        """True for our KeyboardInterrupt, raised where it cannot propagate (a weakref callback
+        of an import lock, a __del__): Python would print it as `Exception ignored` and go on.
+        It is sent again, to the main thread, once out of there."""
+        if not (self.raised and isinstance(unraisable.exc_value, KeyboardInterrupt)):
+            return False
+        self.raised = False
+        again = threading.Timer(0.02, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+        again.daemon = True
+        again.start()
+        return True
+
+
 @contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM stops a batch as Ctrl-C does (lines whole, workers ended), not mid-write."""
+def _interrupts() -> Iterator[_Interrupt]:
+    """Ctrl-C and SIGTERM stop a batch the same way (records whole, workers ended), once.
 
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
+    A signal the process was started ignoring (`mcv batch ... &` from a script: the shell
+    makes background jobs ignore SIGINT) stays ignored, as for any program."""
+    handler = _Interrupt()
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
+        for number in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(number) is not signal.SIG_IGN:
+                previous[number] = signal.signal(number, handler)
     except ValueError:  # not the main thread (tests run mcv in threads sometimes)
-        yield
-        return
+        pass
+    previous_hook = sys.unraisablehook
+
+    def unraisable_hook(unraisable) -> None:
+        if not handler.unraisable(unraisable):
+            previous_hook(unraisable)
+
+    if previous:
+        sys.unraisablehook = unraisable_hook
     try:
-        yield
+        yield handler
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if previous:
+            sys.unraisablehook = previous_hook
+        for number, before in previous.items():
+            signal.signal(number, before)
 
 
 class BatchView:

@@ -36,7 +36,7 @@ def chat(
     ctx: typer.Context,
     images: Optional[List[str]] = typer.Argument(None, metavar="[IMAGE...]", show_default=False),
     model: Optional[str] = common.MODEL,
-    host: Optional[str] = common.HOST,
+    host: Optional[List[str]] = common.HOSTS,
     backend: Optional[str] = common.BACKEND,
     base_url: Optional[List[str]] = common.BASE_URL,
     resume: bool = typer.Option(

@@ -22,6 +22,9 @@ MODEL = typer.Option(
     None, "--model", "-m", help="Model name, or a GGUF file or folder to run in process [default: config `model`, minicpm-v]."
 )
 HOST = typer.Option(None, "--host", help="Ollama host (overrides OLLAMA_HOST).")
+HOSTS = typer.Option(
+    None, "--host", help="Ollama host (overrides OLLAMA_HOST); repeat to spread requests over several daemons."
+)
 BACKEND = typer.Option(None, "--backend", "-b", help=describe_choices() + ".")
 BASE_URL = typer.Option(
     None, "--base-url", metavar="URL",
@@ -48,7 +51,7 @@ NO_LOG = typer.Option(False, "--no-log", help="Keep this out of the history (`mc
 def config_flags(
     *,
     model: str | None,
-    host: str | None,
+    host: str | list[str] | None,
     backend: str | None,
     system: str | None,
     temperature: float | None,
@@ -59,7 +62,16 @@ def config_flags(
     base_url: list[str] | None = None,
 ) -> dict[str, Any]:
     """The command line's values of config keys: they beat the environment and the file.
-    --base-url names OpenAI-compatible servers, so it means --backend openai."""
+    --base-url names OpenAI-compatible servers, so it means --backend openai; --host repeated names
+    several Ollama daemons (one engine)."""
+    if isinstance(host, list):
+        host = (host[0] if len(host) == 1 else tuple(host)) if host else None
+    if isinstance(host, tuple):
+        if backend not in (None, "auto", "ollama"):
+            from mcv.errors import UsageError
+
+            raise UsageError(f"--host names Ollama daemons; --backend {backend} has none")
+        backend = "ollama"  # several daemons: never a local fallback in their stead
     if base_url:
         if backend not in (None, "openai"):
             from mcv.errors import UsageError

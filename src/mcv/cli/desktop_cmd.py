@@ -50,6 +50,9 @@ def _command(action: DesktopAction) -> Callable[..., int]:
         print_: bool = typer.Option(False, "--print", help="The answer on standard output, errors on stderr."),
         model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name [default: config `model`]."),
         host: Optional[str] = typer.Option(None, "--host", help="Ollama host (overrides OLLAMA_HOST)."),
+        gather: bool = typer.Option(
+            False, "--gather", help="Launches of this action within a moment of each other become one job (Explorer starts one per file)."
+        ),
     ) -> int:
         from mcv.errors import UsageError
         from mcv.plugins.desktop.job import run_desktop_job
@@ -57,9 +60,14 @@ def _command(action: DesktopAction) -> Callable[..., int]:
         chosen = [name for name, on in (("notify", notify), ("dialog", dialog), ("clipboard", clipboard), ("print", print_)) if on]
         if len(chosen) > 1:
             raise UsageError("choose one of --notify, --dialog, --clipboard and --print")
-        return run_desktop_job(
-            ctx.obj, action, list(files or []), output=chosen[0] if chosen else None, flags={"model": model, "host": host}
-        )
+        output, flags, words = chosen[0] if chosen else None, {"model": model, "host": host}, list(files or [])
+        if gather:
+            from mcv.plugins.desktop.gather import gather_for
+
+            words = gather_for(ctx.obj, action.command, words, {"output": output, **flags})
+            if words is None:
+                return 0  # handed to the launch that runs the job
+        return run_desktop_job(ctx.obj, action, words, output=output, flags=flags)
 
     command.__name__ = action.command.replace("-", "_")
     return command

@@ -30,9 +30,13 @@ def list_targets(ctx: typer.Context) -> int:
     """Every target: what it installs, whether its program is here, whether mcv is installed in it."""
     from mcv.plugins.install.engine import status
 
-    for target in status(_context(ctx), []):
+    targets = status(_context(ctx), [])
+    name_width = max(len(target.name) for target in targets)
+    state_width = max(len(target.state) for target in targets)
+    for target in targets:
         found = "found" if target.absent is None else target.absent
-        _print(ctx, [f"{target.name:<11} {target.state:<15} {found}", f"{'':<11} {target.description}"])
+        _print(ctx, [f"{target.name:<{name_width}}  {target.state:<{state_width}}  {found}",
+                     f"{'':<{name_width}}  {target.description}"])  # fmt: skip
     return 0
 
 

@@ -14,17 +14,30 @@ from mcv.core.images.types import ImageSource
 from mcv.errors import InputError, UsageError
 
 
-def split_arguments(arguments: Sequence[str]) -> tuple[list[ImageSource], str | None]:
+def split_arguments(arguments: Sequence[str], prompt: str | None = None) -> tuple[list[ImageSource], str | None]:
     """`IMAGE... [PROMPT]`: what names a file, a URL or `-` is an image; the rest is the prompt.
 
     Words left over are joined, so `mcv ask receipt.jpg read the total` works
     unquoted. A word that looks like an image path but names no file is an
     error rather than silently becoming part of the prompt.
+
+    With `prompt` given apart (`--prompt TEXT`: what editors pass), every
+    argument is an image, so a question that happens to name a file or a URL
+    stays a question, and a word that is no image is an error.
     """
     from mcv.core.images.sources import looks_like_image_path, parse_image_arg
 
     sources: list[ImageSource] = []
     words: list[str] = []
+    if prompt is not None:
+        if not prompt.strip():
+            raise UsageError("--prompt is empty: give the question, or leave --prompt out")
+        for argument in arguments:
+            source = parse_image_arg(argument)
+            if source is None:
+                raise InputError(f"{argument}: no such file", hint="with --prompt, every argument is an image")
+            sources.append(source)
+        prompt, arguments = prompt.strip(), ()
     for argument in arguments:
         source = parse_image_arg(argument) if not words else None
         if source is not None:
@@ -35,7 +48,8 @@ def split_arguments(arguments: Sequence[str]) -> tuple[list[ImageSource], str | 
         words.append(argument)
     if sum(1 for source in sources if source.kind == "stdin") > 1:
         raise UsageError("'-' (standard input) can be given only once")
-    prompt = " ".join(words).strip() or None
+    if prompt is None:
+        prompt = " ".join(words).strip() or None
     return sources, prompt
 
 

@@ -108,10 +108,16 @@ class Session:
         return probe(self.parameters.model) if probe is not None else None
 
     def engine_slots(self) -> int | None:
-        """Requests the open engine answers at once when it can say (the openai backend: its
-        endpoints' slots together); None otherwise, or when no engine is open."""
+        """Requests the open engine answers at once when it can say (an engine over several
+        servers: their slots together); None otherwise, or when no engine is open."""
         slots = getattr(self._backend, "slots", None)
         return slots if isinstance(slots, int) else None
+
+    def engine_servers(self) -> int | None:
+        """Servers the open engine spreads its requests over (several --base-url or --host); None
+        when it is not such an engine, or none is open."""
+        pool = getattr(self._backend, "pool", None)
+        return len(pool.endpoints) if pool is not None else None
 
     def count_tokens(self, text: str) -> int | None:
         """Tokens of `text` by the engine's own tokenizer when it has one loaded in
@@ -226,13 +232,18 @@ def settle(parameters: Parameters, capabilities: Capabilities, route: Route, ima
         )
     unsupported = sorted(set(parameters.options) - capabilities.options)
     if unsupported:
-        raise UsageError(
-            f"option '{unsupported[0]}' is not supported {route.where}",
-            hint="supported here: " + ", ".join(sorted(capabilities.options)),
-        )
+        raise unsupported_option(unsupported[0], route, capabilities)
     if capabilities.thinking:
         return parameters if parameters.think is not None else parameters.merged(think=False)
     return replace(parameters, think=None)
+
+
+def unsupported_option(name: str, route: Route, capabilities: Capabilities) -> UsageError:
+    """The refusal of an option the engine does not honour (saying which engine, and what it takes)."""
+    return UsageError(
+        f"option '{name}' is not supported by the {route.backend} backend: {route.where}",
+        hint="supported here: " + ", ".join(sorted(capabilities.options)),
+    )
 
 
 def _failed(error: McvError) -> Generator[Event, None, None]:

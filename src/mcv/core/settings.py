@@ -46,10 +46,21 @@ class Settings:
         return self.config.get("backend")
 
     def ollama_host(self) -> str:
-        """--host > OLLAMA_HOST > the config's `host` > Ollama's default."""
+        """--host > OLLAMA_HOST > the config's `host` > Ollama's default (the first of several --host)."""
+        return self.ollama_hosts()[0]
+
+    def ollama_hosts(self) -> list[str]:
+        """Every daemon to spread requests over (--host repeated), each once; else [ollama_host()]."""
         from mcv.core.ollama.host import resolve_host
 
-        return resolve_host(self.config.flags.get("host"), self.environ, self.config.configured("host"))
+        flag = self.config.flags.get("host")
+        given = [flag] if isinstance(flag, str) or flag is None else list(flag) or [None]
+        hosts: list[str] = []
+        for text in given:
+            host = resolve_host(text, self.environ, self.config.configured("host"))
+            if host not in hosts:
+                hosts.append(host)
+        return hosts
 
     def parameters(self) -> Parameters:
         """Every request's starting point: the model, keep_alive and temperature the user set up."""

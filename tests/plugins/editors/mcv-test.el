@@ -36,7 +36,7 @@
 
 (ert-deftest mcv-test-pure-parts ()
   (should (equal (mcv-argv "ocr" "-rf x.png") (append mcv-program '("ask" "--plain" "--preset" "ocr" "--" "-rf x.png"))))
-  (should (equal (mcv-argv nil "a.png" "why?") (append mcv-program '("ask" "--plain" "--" "a.png" "why?"))))
+  (should (equal (mcv-argv nil "a.png" "why?") (append mcv-program '("ask" "--plain" "--prompt" "why?" "--" "a.png"))))
   (should (equal (mcv--destination " <my shots/a b.png> \"t\"") "my shots/a b.png"))
   (should (equal (mcv--destination "img/cat.png \"A title\"") "img/cat.png"))
   (should (equal (mcv--destination "photo one.jpg") "photo one.jpg"))
@@ -47,7 +47,11 @@
     (goto-char 30)
     (should (equal (nth 4 (mcv-link-at-point)) "b c.png"))
     (goto-char 2)
-    (should-not (mcv-link-at-point))))
+    (should-not (mcv-link-at-point)))
+  (with-temp-buffer  ; alt text mcv wrote (escaped brackets) still reads as the link
+    (insert "![A \\[1\\] cat](a.png) ![b](b.png)")
+    (goto-char 3)
+    (should (equal (nth 4 (mcv-link-at-point)) "a.png"))))
 
 (when (equal mcv-test-mode "stub")
   (ert-deftest mcv-test-hostile-names-stream ()
@@ -86,9 +90,10 @@
         (should (string-match-p "> mcv failed: mcv: error: fail.png: not an image" (buffer-string))))))
 
   (ert-deftest mcv-test-ask ()
-    (let* ((run (mcv-ask-image "what is -- this?" (concat mcv-test-dir "plain.png"))))
+    (should-error (mcv-ask-image "  " (concat mcv-test-dir "plain.png")) :type 'user-error)  ; mcv not started
+    (let* ((run (mcv-ask-image " what is -- this? " (concat mcv-test-dir "plain.png"))))
       (mcv-test-wait-all run)
-      (should (equal (mcv-test-last-argv) (list "ask" "--plain" "--" (concat mcv-test-dir "plain.png") "what is -- this?")))))
+      (should (equal (mcv-test-last-argv) (list "ask" "--plain" "--prompt" "what is -- this?" "--" (concat mcv-test-dir "plain.png"))))))
 
   (ert-deftest mcv-test-insert-alt-text ()
     (with-temp-buffer
@@ -111,6 +116,10 @@
       (should (= 0 (mcv-job-code (car jobs))))
       (with-current-buffer (plist-get run :buffer)
         (should (string-suffix-p "\n\nA red square on a white table.\n" (buffer-string))))
+      ;; a one-word question naming a file where mcv runs stays the question
+      (let* ((default-directory (file-name-directory photo))
+             (jobs (mcv-test-wait-all (mcv-ask-image (getenv "MCV_TEST_QUESTION") photo))))
+        (should (= 0 (mcv-job-code (car jobs)))))
       (with-temp-buffer
         (setq default-directory (file-name-directory photo))
         (insert (format "![](%s)\n" (file-name-nondirectory photo)))

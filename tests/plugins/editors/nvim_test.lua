@@ -40,6 +40,8 @@ equal(#links, 3, 'three links')
 equal(links[1].dest, 'img/cat.png', 'dest with a title')
 equal(links[2].dest, 'my shots/b c.png', 'dest in <>')
 equal(mcv.link_at('x ![a](b.png) y ![c](d.png)', 18).dest, 'd.png', 'link under the cursor')
+-- alt text mcv wrote (escaped brackets) still reads as the link, not as the next one
+equal(mcv.link_at('![A \\[1\\] cat](a.png) ![b](b.png)', 3).dest, 'a.png', 'alt with escaped brackets')
 local _, problem = mcv.resolve('https://e.com/y.png', dir)
 check(problem and problem:find('only local images', 1, true), 'a URL is refused')
 equal(mcv.alt_text('  A cat [sleeping]\non a "sofa".\n'), 'A cat \\[sleeping\\] on a "sofa".', 'alt text is one escaped line')
@@ -58,6 +60,14 @@ if mode == 'stub' then
     equal(buffer_text(state.buf), '# Description of ' .. vim.fn.fnamemodify(path, ':t'):gsub('\n', ' ') .. '\n\nFirst part of the describe answer, [second] part.\nLast line.\n', 'streamed answer for ' .. name)
   end
 
+  -- a name is taken as it is: no glob (shot[1].png is not shot1.png), no $VAR, no leading # as Vim's
+  vim.cmd('cd ' .. vim.fn.fnameescape(dir))
+  for _, name in ipairs({ 'shot[1].png', '#a.png', 'a$HOME.png' }) do
+    wait(mcv.describe(name))
+    local argv = vim.fn.json_decode(vim.fn.readfile(log)[#vim.fn.readfile(log)])
+    equal(argv[#argv], vim.fn.fnamemodify(dir, ':p') .. name, ':McvDescribe ' .. name)
+  end
+
   local state = mcv.ocr(dir .. '/plain.png')
   wait(state)
   local argv = vim.fn.json_decode(vim.fn.readfile(log)[#vim.fn.readfile(log)])
@@ -66,7 +76,7 @@ if mode == 'stub' then
   state = mcv.ask('what is -- this?', dir .. '/plain.png')
   wait(state)
   argv = vim.fn.json_decode(vim.fn.readfile(log)[#vim.fn.readfile(log)])
-  equal(argv, { 'ask', '--plain', '--', dir .. '/plain.png', 'what is -- this?' }, 'ask: the question after the file')
+  equal(argv, { 'ask', '--plain', '--prompt', 'what is -- this?', '--', dir .. '/plain.png' }, 'ask: the question in --prompt')
 
   state = mcv.describe(dir .. '/fail.png')
   wait(state)
@@ -90,6 +100,11 @@ else
   wait(state)
   equal(state.code, 0, 'real mcv exit code')
   equal(buffer_text(state.buf), '# Description of ' .. vim.fn.fnamemodify(photo, ':t') .. '\n\nA red square on a white table.\n', 'real answer in the scratch buffer')
+  -- a one-word question naming a file where mcv runs stays the question
+  vim.cmd('cd ' .. vim.fn.fnameescape(dir))
+  state = mcv.ask(os.getenv('MCV_TEST_QUESTION'), photo)
+  wait(state)
+  equal(state.code, 0, 'real mcv exit code for a question naming a file')
   vim.cmd('edit ' .. vim.fn.fnameescape(dir .. '/post.md'))
   vim.api.nvim_buf_set_lines(0, 0, -1, false, { '![](' .. vim.fn.fnamemodify(photo, ':t') .. ')' })
   vim.api.nvim_win_set_cursor(0, { 1, 0 })

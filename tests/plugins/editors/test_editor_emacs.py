@@ -4,10 +4,8 @@ against the Ollama stand-in."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
-import sys
 from importlib.resources import files
 from pathlib import Path
 
@@ -36,34 +34,17 @@ def test_byte_compiles_cleanly(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_with_a_recording_stub(tmp_path, mcv_env):
-    folder = tmp_path / "images"
-    folder.mkdir()
-    for name in ["-rf x.png", "q\"$(id)'`.png", "semi;colon | pipe.png", "new\nline.png", "plain.png", "fail.png"]:
-        (folder / name).write_bytes(b"\x89PNG\r\n\x1a\n")
-    (folder / "notes.txt").write_text("not an image")
-    log = tmp_path / "argv.jsonl"
-    mcv_env.update(
-        MCV_TEST_MODE="stub", MCV_TEST_DIR=str(folder), MCV_STUB_LOG=str(log),
-        MCV_TEST_CMD=json.dumps([str(HERE / "stub_mcv.py")]),
-    )  # fmt: skip
-    result = _run_emacs(mcv_env)
+def test_with_a_recording_stub(stub_env):
+    environ, log = stub_env
+    result = _run_emacs(environ)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Ran 6 tests, 6 results as expected" in result.stderr, result.stderr
     assert len(log.read_text().splitlines()) == 10
 
 
-def test_with_the_real_mcv(tmp_path, mcv_env, ollama_standin, photo_jpeg):
-    ollama_standin.add_model("minicpm-v", answer="A red square on a white table.")
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    photo = folder / "photo one.jpg"
-    photo.write_bytes(Path(photo_jpeg).read_bytes())
-    mcv_env.update(
-        OLLAMA_HOST=ollama_standin.url, MCV_TEST_MODE="real", MCV_TEST_DIR=str(folder), MCV_TEST_PHOTO=str(photo),
-        MCV_TEST_CMD=json.dumps([sys.executable, "-m", "mcv"]),
-    )  # fmt: skip
-    result = _run_emacs(mcv_env)
+def test_with_the_real_mcv(real_env):
+    environ, check_requests = real_env
+    result = _run_emacs(environ)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Ran 2 tests, 2 results as expected" in result.stderr, result.stderr
-    assert len(ollama_standin.requests_to("/api/chat")) == 2
+    check_requests()

@@ -4,10 +4,8 @@ then the real mcv spawned for real against the Ollama stand-in."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
-import sys
 from importlib.resources import files
 from pathlib import Path
 
@@ -38,12 +36,9 @@ def test_commands_with_a_stubbed_spawn(mcv_env):
     assert "# fail 0" in result.stdout and "# pass 6" in result.stdout
 
 
-def test_with_the_real_mcv(mcv_env, ollama_standin, photo_jpeg, tmp_path):
-    ollama_standin.add_model("minicpm-v", answer="A red square on a white table.")
-    photo = tmp_path / "shot one.jpg"
-    photo.write_bytes(Path(photo_jpeg).read_bytes())
-    mcv_env.update(OLLAMA_HOST=ollama_standin.url, MCV_TEST_PHOTO=str(photo), MCV_TEST_CMD=json.dumps([sys.executable, "-m", "mcv"]))
-    result = _node_test(mcv_env, "e2e.test.js")
+def test_with_the_real_mcv(real_env):
+    environ, check_requests = real_env
+    result = _node_test(environ, "e2e.test.js")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "# pass 1" in result.stdout and "# skipped 0" in result.stdout
-    assert len(ollama_standin.requests_to("/api/chat")) == 2
+    check_requests()

@@ -138,10 +138,9 @@ def set_option(chat, argument: str) -> None:
     key, parsed = parse_option(f"{key}={value}")
     capabilities = session.known_capabilities()
     if capabilities is not None and key not in capabilities.options:
-        raise UsageError(
-            f"option '{key}' is not supported {session.route().where}",
-            hint="supported here: " + ", ".join(sorted(capabilities.options)),
-        )
+        from mcv.core.session import unsupported_option
+
+        raise unsupported_option(key, session.route(), capabilities)
     session.parameters = session.parameters.merged(options={key: parsed})  # type- and range-checked as -o is
     chat.say(f"{key} = {session.parameters.options[key]}")
 

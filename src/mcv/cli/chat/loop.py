@@ -174,12 +174,24 @@ class ChatLoop:
     def attach(self, sources) -> None:
         from mcv.cli.render.image_text import size_text
 
-        before = len(self.conversation.image_entries())
-        images = self.conversation.attach(sources)
-        for offset, image in enumerate(images):
+        entries = self.conversation.image_entries()
+        known = {entry.image.sha256: entry.number for entry in reversed(entries)}  # the first of equal ones
+        number = len(entries)
+        for image in self.conversation.attach(sources):
+            if image.sha256 in known:  # dropped twice, or sent already: every turn carries it anyway
+                self._unattach(image)
+                self.say(f"{image.label}: the same picture as image {known[image.sha256]}; not attached twice")
+                continue
+            number += 1
+            known[image.sha256] = number
             notes = "".join(f"; {note}" for note in image.notes)
-            self.say(f"image {before + offset + 1}: {image.label}, {size_text(image)}{notes}; waiting for your question")
+            self.say(f"image {number}: {image.label}, {size_text(image)}{notes}; waiting for your question")
             self.previewer.show(image)
+
+    def _unattach(self, image) -> None:
+        """Take this very image (not an equal one attached before) off the waiting list."""
+        pending = self.conversation.pending
+        del pending[max(n for n, waiting in enumerate(pending) if waiting is image)]
 
     # --- output ----------------------------------------------------------------------------
 

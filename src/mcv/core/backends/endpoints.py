@@ -25,7 +25,7 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Collection, Iterable
 
 COOL_DOWN_FIRST = 1.0  # seconds out after a first failure; doubled for each failure in a row
 COOL_DOWN_MAX = 30.0
@@ -102,6 +102,32 @@ class EndpointPool:
             if not left:
                 return None
             return max(0.0, min(e.back_at for e in left) - now)
+
+    def next_for(
+        self, tried: list[Endpoint], skip: Collection[Endpoint] = (), *, longest_wait: float, too_long: Callable[[float], Exception]
+    ) -> Endpoint | None:
+        """The endpoint for a request's next attempt (`tried`: the ones it went to already; `skip`:
+        never these), counted as busy; None when every endpoint has had its chance. An endpoint out
+        only after earlier failures is tried rather than fail a request none has seen (a server that
+        came back answers it); when only Retry-Afters are left, their end is waited for (up to
+        `longest_wait` seconds, else `too_long(seconds)` is raised) and every endpoint may be tried again."""
+        while True:
+            endpoint = self.acquire(exclude=[*tried, *skip])
+            if endpoint is not None:
+                return endpoint
+            now = self.clock()
+            untried = [e for e in self.endpoints if e not in tried and e not in skip]
+            cooling = [e for e in untried if not e.limited(now)]
+            if cooling:
+                return self.acquire_soonest(cooling)
+            limited = [e for e in self.endpoints if e not in skip and e.limited(now)]
+            if not limited:
+                return None
+            wait = min(e.limited_until for e in limited) - now
+            if wait > longest_wait:
+                raise too_long(wait)
+            time.sleep(wait)  # the server said when: honour it
+            tried.clear()
 
     def finished(self, endpoint: Endpoint) -> None:
         """The request ended without the endpoint failing (an answer, or an error that was the request's own)."""

@@ -30,7 +30,12 @@ def open_backend(settings, model: str) -> "OllamaBackend":
     ServerUnavailable when nothing answers there; ModelNotFound (naming the
     vision models it has) when the daemon lacks the model.
     """
-    client = OllamaClient(settings.ollama_host(), environ=settings.environ)
+    hosts = settings.ollama_hosts()
+    if len(hosts) > 1:  # several daemons, one engine: requests spread over them
+        from mcv.core.backends.ollama_pool import open_pooled
+
+        return open_pooled(settings, hosts, model)
+    client = OllamaClient(hosts[0], environ=settings.environ)
     backend = OllamaBackend(client, default_num_ctx=default_context(settings.environ))
     try:
         backend.capabilities(model)
@@ -112,10 +117,10 @@ class OllamaBackend:
             hint = f"to run the GGUF pair in the folder '{model}', write it as ./{model}/; or {hint}"
         return ModelNotFound(f"model '{model}' is not in {self.where}{has}", hint=hint)
 
-    def _chunks(self, payload: dict) -> Iterator[Chunk]:
+    def _chunks(self, payload: dict, client: OllamaClient | None = None) -> Iterator[Chunk]:
         text: list[str] = []
         lines = 0
-        stream = self.client.chat(payload)
+        stream = (client or self.client).chat(payload)
         try:
             for obj in stream:
                 lines += 1
@@ -184,6 +189,13 @@ def parse_metrics(final: Mapping[str, Any]) -> Metrics:
 # daemon may use more on a large GPU, which only makes a warning early. Once the
 # model is loaded, /api/ps says what it really runs with (`loaded_context`).
 OLLAMA_DEFAULT_NUM_CTX = 4096
+
+
+def num_parallel(environ: Mapping[str, str]) -> int:
+    """Requests a daemon answers at once: OLLAMA_NUM_PARALLEL (default 1 since v0.10), which the
+    API does not report; read from this environment, where `ollama serve` usually gets it too."""
+    text = (environ.get("OLLAMA_NUM_PARALLEL") or "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else 1
 
 
 def default_context(environ: Mapping[str, str]) -> int:

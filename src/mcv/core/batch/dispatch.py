@@ -1,22 +1,22 @@
 """Sending a batch's prepared images to the engines: endpoints, lanes, retries.
 
-An `Endpoint` is one engine that answers (an Ollama daemon per `--host`;
-the in-process engine), with its number of `slots`, the requests it
+An `Endpoint` is one engine that answers (an Ollama daemon; the
+in-process engine), with its number of `slots`, the requests it
 answers at once. Each slot is a `Lane`: a thread with its own core
 `Session` that takes the next prepared image from the shared queue when
 its previous answer is done. Pulling work when free routes every request
 to an endpoint with a free slot (least outstanding requests first, by
 construction), so a fast daemon takes more of the batch than a slow one.
-Several OpenAI-compatible servers (`--base-url`, repeated) are one
-`Endpoint` here: the openai backend spreads its requests over them itself
-(core/backends/endpoints.py) and says how many slots they have together
-(`Session.engine_slots`); nothing here is Ollama-specific.
+Several servers (`--base-url` or `--host`, repeated) are one `Endpoint`
+here: the openai and Ollama backends spread their requests over them
+themselves (core/backends/endpoints.py) and say how many slots they have
+together (`Session.engine_slots`) and how many servers (`engine_servers`).
 
 Lanes by default: Ollama answers OLLAMA_NUM_PARALLEL requests at once
 (default 1 since v0.10) and does not report the number over its API, so it
 is read from this environment, which is where `ollama serve` usually gets
-it too. A daemon gets one lane more than it has slots: that request waits
-in the daemon's queue, so a slot that finishes starts on the next image at
+it too. A server gets one lane more than it has slots: that request waits
+in the server's queue, so a slot that finishes starts on the next image at
 once instead of idling while the answer travels back and the next request
 is built, sent and decoded (P3 measured ~8% of a 150 ms answer lost that
 way). `-j` sets the total instead. The in-process engine holds one model
@@ -51,6 +51,7 @@ class Endpoint:
     settings: Any  # core.settings.Settings bound to this engine (host, backend)
     route: Route
     slots: int
+    servers: int = 1  # servers behind it (several: an engine that spreads over them), one request queued at each
     down: bool = False
     session: Any = None  # the session that probed it, handed to its first lane
 
@@ -108,8 +109,9 @@ def default_slots(route: Route, environ: Mapping[str, str], engine_slots: int | 
     if engine_slots:
         return engine_slots
     if route.backend == "ollama":
-        text = (environ.get("OLLAMA_NUM_PARALLEL") or "").strip()
-        return int(text) if text.isdigit() and int(text) > 0 else 1
+        from mcv.core.backends.ollama import num_parallel
+
+        return num_parallel(environ)
     return 1
 
 
@@ -123,7 +125,7 @@ def settings_for(settings, **flags: Any):
 
 def default_lanes(endpoint: Endpoint) -> int:
     """Lanes for an endpoint when -j is not given (module docstring)."""
-    return 1 if endpoint.route.pair is not None else endpoint.slots + 1
+    return 1 if endpoint.route.pair is not None else endpoint.slots + endpoint.servers
 
 
 def spread(total: int, endpoints: list[Endpoint]) -> list[int]:
@@ -137,6 +139,15 @@ def spread(total: int, endpoints: list[Endpoint]) -> list[int]:
                 counts[k] += 1
                 assigned += 1
     return counts
+
+
+def _join(thread: threading.Thread, deadline: float) -> None:
+    """Wait for `thread` until `deadline` (monotonic); one that never started (Ctrl-C came
+    while the lanes were being started) is nothing to wait for."""
+    try:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    except RuntimeError:  # "cannot join thread before it is started"
+        pass
 
 
 @dataclass
@@ -179,7 +190,7 @@ class Lanes:
             self.work.put(None)
         deadline = time.monotonic() + grace
         for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            _join(thread, deadline)
         with self._lock:
             open_sessions = list(self._sessions)
         for session in open_sessions:
@@ -189,7 +200,7 @@ class Lanes:
                 pass
         deadline = time.monotonic() + wait
         for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            _join(thread, deadline)
 
     def _run(self, endpoint: Endpoint, session) -> None:
         try:

@@ -210,15 +210,16 @@ class _Run:
     def _preset_name(self) -> str | None:
         return self.job.preset.name if self.job.preset is not None else None
 
-    def _engines(self) -> tuple[list[str | None], str]:
-        """The hosts to spread over ([None]: the configured engine) and the backend to ask them with."""
-        hosts: list[str | None] = list(self.job.hosts) or [None]
+    def _engines(self) -> tuple[list[str | tuple[str, ...] | None], str]:
+        """The engines' hosts ([None]: the configured engine) and the backend to ask them with. Several
+        --host are ONE engine: the Ollama backend spreads requests over them (core/backends/ollama_pool.py)."""
+        hosts = list(self.job.hosts)
         backend = self.settings.backend
         if len(hosts) > 1:
             if backend not in ("auto", "ollama"):
                 raise UsageError(f"--host names Ollama daemons; --backend {backend} has none")
-            backend = "ollama"  # several daemons: never a local fallback in their stead
-        return hosts, backend
+            return [tuple(hosts)], "ollama"  # several daemons: never a local fallback in their stead
+        return hosts or [None], backend
 
     def _session_for(self, host: str | None, backend: str):
         from mcv.core.session import Session
@@ -243,7 +244,8 @@ class _Run:
                 notes.append(f"left out: {err.message}")
                 continue
             pinned = settings_for(session.settings, backend=route.backend)
-            endpoint = Endpoint(pinned, route, default_slots(route, self.settings.environ, session.engine_slots()))
+            slots = default_slots(route, self.settings.environ, session.engine_slots())
+            endpoint = Endpoint(pinned, route, slots, servers=session.engine_servers() or 1)
             if n == 0:
                 endpoint.session = session  # its first lane goes on with it
             else:
@@ -378,7 +380,10 @@ class _Run:
     def _collect(self) -> Iterator[Event]:
         waiting_items = 0  # images handed to the lanes, not answered yet
         while self._outstanding_files or waiting_items:
-            message = self.results.get()
+            try:  # a timeout: Python runs a signal's handler in this thread only when it wakes
+                message = self.results.get(timeout=0.5)  # (Ctrl-C delivered to another thread)
+            except queue.Empty:
+                continue
             if isinstance(message, tuple):  # a file prepared (or not)
                 unit, future = message
                 outcome = self._prepared(unit, future)

@@ -37,6 +37,10 @@ class Result:
     error: McvError | None = None
 
 
+class NotAsked(McvError):
+    """A file the job did not get to: the engine failed on an earlier one."""
+
+
 class Cancelled(Exception):
     """The person pressed Cancel (or Ctrl-C): nothing more is asked."""
 
@@ -93,17 +97,25 @@ def _ask_all(
         view.start_progress(sources, session.parameters.model, stop.set)
         # describe / ocr / alt: each image its own answer; a question: one answer about all of them.
         groups = [sources] if action.asks_question else [[source] for source in sources]
-        results = []
-        for group in groups:
+        results: list[Result] = []
+        for index, group in enumerate(groups):
             end = _answer(lambda: task.ask(session, group), stop)
-            label = ", ".join(source.label for source in group)
             if isinstance(end, Done):
-                results.append(Result(label, answer=end.answer.strip()))
+                results.append(Result(_label(group), answer=end.answer.strip()))
             elif isinstance(end.error, (InputError, SchemaMismatch)):
-                results.append(Result(label, error=end.error))  # this file only
-            else:
+                results.append(Result(_label(group), error=end.error))  # this file only
+            elif not results:
                 raise end.error  # the engine itself failed: every other file would too
+            else:  # ... but the answers already had are kept, shown with the failure
+                skipped = NotAsked("not asked: the job stopped at the failure above")
+                results.append(Result(_label(group), error=end.error))
+                results += [Result(_label(rest), error=skipped) for rest in groups[index + 1 :]]
+                break
         return results
+
+
+def _label(group: Sequence[ImageSource]) -> str:
+    return ", ".join(source.label for source in group)
 
 
 def _answer(start, stop: threading.Event) -> Done | Failed:
@@ -139,6 +151,12 @@ def _answer(start, stop: threading.Event) -> Done | Failed:
     if isinstance(end[0], BaseException):
         raise end[0]
     return end[0]
+
+
+def _failure(error: McvError) -> str:
+    if isinstance(error, NotAsked):
+        return f"({error.message})"
+    return f"(failed: {error.message})" + (f"\nHow to fix it: {error.hint}" if error.hint else "")
 
 
 def _exit_code(results: Sequence[Result]) -> int:
@@ -211,14 +229,16 @@ class _View:
             return results[0].answer or ""
         blocks = []
         for result in results:
-            body = result.answer if result.error is None else f"(failed: {result.error.message})"
+            body = result.answer if result.error is None else _failure(result.error)
             blocks.append(f"{result.label}\n{body}")
         return "\n\n".join(blocks)
 
     def _print(self, results: Sequence[Result]) -> None:
         for result in results:
             if result.error is not None:
-                self.env.error(McvError(f"{result.label}: {result.error.message}", hint=result.error.hint))
+                message = result.error.message  # a file's own error names it already
+                named = message if message.startswith(f"{result.label}: ") else f"{result.label}: {message}"
+                self.env.error(McvError(named, hint=result.error.hint))
             elif len(results) == 1:
                 self.env.stdout.write(f"{result.answer}\n")
             else:

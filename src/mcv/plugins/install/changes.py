@@ -54,6 +54,11 @@ def write_file(path: Path, data: bytes, mode: int) -> None:
     replace_atomically(path, fill)
 
 
+def link_target(path: Path) -> Path:
+    """Where a shared file really is: a dotfile manager's link is edited through, never replaced."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
 def make_parents(path: Path) -> list[str]:
     """Create `path`'s missing parent folders; the ones created, deepest first."""
     missing = []
@@ -128,8 +133,9 @@ class MergeFile:
             current = self.base
         merged = self.merge(current)
         if merged != read_bytes(self.path):
-            mode = self.path.stat().st_mode & 0o777 if self.path.exists() else self.mode
-            write_file(self.path, merged, mode)
+            target = link_target(self.path)
+            mode = target.stat().st_mode & 0o777 if target.exists() else self.mode
+            write_file(target, merged, mode)
         return record
 
 
@@ -203,7 +209,8 @@ def revert_merge(record: Mapping[str, Any], force: bool, winreg: Any = None) -> 
         path.unlink()  # mcv made this file and nothing else was added to it
         remove_empty(record.get("created_dirs", []))
     elif unmerged != current:
-        write_file(path, unmerged, path.stat().st_mode & 0o777)
+        target = link_target(path)
+        write_file(target, unmerged, target.stat().st_mode & 0o777)
     return None
 
 

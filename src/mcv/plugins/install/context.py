@@ -7,7 +7,9 @@ mcv: file managers started from a session often lack ~/.local/bin in PATH.
 
 from __future__ import annotations
 
+import ntpath
 import os
+import posixpath
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -79,7 +81,8 @@ def find_launcher(environ: Mapping[str, str], mcv_path: str | None = None) -> tu
     """The absolute command for this mcv: `--mcv-path`, else the `mcv` script of this installation
     (beside its Python: a venv, pipx), else `mcv` on PATH, else this Python with `-m mcv`."""
     if mcv_path:
-        if not os.path.isabs(mcv_path):
+        # Either kind: the entries may be for another system (a .reg for Windows, bundles for macOS).
+        if not (posixpath.isabs(mcv_path) or ntpath.isabs(mcv_path)):
             raise UsageError(f"--mcv-path must be absolute, not {mcv_path!r}")
         return (mcv_path,)
     names = ("mcv.exe", "mcv") if sys.platform == "win32" else ("mcv",)

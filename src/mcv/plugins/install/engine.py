@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from mcv.errors import InputError, UsageError
+from mcv.errors import InputError, McvError, UsageError
 from mcv.plugins.install.changes import (
     INSTALLED,
     MISSING,
@@ -73,10 +73,10 @@ def _install_one(context: Context, name: str, manifest: Manifest, *, dry_run: bo
     changes = module.plan(context)
     previous = manifest.records(name)
     stale = [record for record in previous if not any(same_place(change, record) for change in changes)]
-    if dry_run:
-        lines = [f"{name}: would write {change.describe()}" for change in changes]
-        return lines + [f"{name}: would remove {path}" for record in stale for path in record_paths(record)]
     in_the_way = [change for change in changes if isinstance(change, WriteFile) and not _may_replace(change, previous)]
+    if dry_run:
+        lines = [f"{name}: {_would(change, change in in_the_way and not force)}" for change in changes]
+        return lines + [f"{name}: would {_undo_verb(record)} {path}" for record in stale for path in record_paths(record)]
     if in_the_way and not force:
         raise InputError(
             f"{in_the_way[0].path} is in the way: mcv did not write it, or it was changed since",
@@ -109,6 +109,17 @@ def _install_one(context: Context, name: str, manifest: Manifest, *, dry_run: bo
     return lines
 
 
+def _would(change, blocked: bool) -> str:
+    if blocked:
+        return f"would stop: {change.path} is in the way (mcv did not write it; --force replaces it)"
+    return f"would {'leave unchanged' if change.state() == INSTALLED else 'write'} {change.describe()}"
+
+
+def _undo_verb(record: Mapping[str, Any]) -> str:
+    """What undoing a record does: a merged file is the person's too, and only mcv's entries leave it."""
+    return "take mcv's entries out of" if record["kind"] == "merge" else "remove"
+
+
 def _may_replace(change: WriteFile, previous: Sequence[Mapping[str, Any]]) -> bool:
     """A file may be (re)written when it is missing, already as planned, or exactly what mcv wrote there."""
     current = read_bytes(change.path)
@@ -130,7 +141,9 @@ def uninstall(context: Context, names: Sequence[str], *, dry_run: bool = False, 
             lines.append(f"{name}: not installed")
             continue
         if dry_run:
-            lines += [f"{name}: would remove {path}" for record in reversed(records) for path in record_paths(record)]
+            lines += [
+                f"{name}: would {_undo_verb(record)} {path}" for record in reversed(records) for path in record_paths(record)
+            ]
             continue
         kept = []
         for record in reversed(records):
@@ -155,6 +168,14 @@ def uninstall(context: Context, names: Sequence[str], *, dry_run: bool = False, 
     return lines
 
 
+def _state_of(change) -> str:
+    """A change's state; a settings store that cannot be read (no gsettings, no schema) is said, not raised."""
+    try:
+        return change.state()
+    except McvError as err:
+        return f"unknown ({err.message})"
+
+
 def status(context: Context, names: Sequence[str]) -> list[TargetStatus]:
     manifest = Manifest.load(context.environ)
     for name in names:
@@ -166,11 +187,14 @@ def status(context: Context, names: Sequence[str]) -> list[TargetStatus]:
         # Compared with what was installed (maybe with --mcv-path), not with this mcv's path.
         launcher = tuple(manifest.targets[name]["launcher"]) if recorded else context.launcher
         changes = module.plan(dataclasses.replace(context, launcher=launcher))
-        states = [change.state() for change in changes]
+        states = [_state_of(change) for change in changes]
         absent = module.detect(context)
         # An mcv for this machine that is gone (not one named for another: an exported .reg).
+        unreadable = next((state for state in states if state.startswith("unknown")), None)
         if recorded and absent is None and not os.path.exists(launcher[0]):
             state = f"needs reinstall ({launcher[0]} is gone)"
+        elif unreadable is not None:
+            state = unreadable
         elif states and all(state == INSTALLED for state in states):
             state = "installed"
         elif not recorded and all(state == MISSING for state in states):

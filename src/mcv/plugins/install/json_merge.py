@@ -19,12 +19,11 @@ install (VS Code writes `"servers": {}`), and taken out when mcv added it.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from mcv.errors import InputError
-from mcv.plugins.install.changes import MergeFile, read_bytes
+from mcv.plugins.install.changes import MergeFile, read_bytes, write_file
 
 BACKUP_SUFFIX = ".mcv-backup"
 
@@ -362,7 +361,8 @@ class MergeJson(MergeFile):
         current = read_bytes(self.path)
         if current is not None and self.merge(current) != current:
             backup = self.path.with_name(self.path.name + BACKUP_SUFFIX)
-            shutil.copy2(self.path, backup)
+            # atomic, and a link in the backup's place is replaced, never written through
+            write_file(backup, current, self.path.stat().st_mode & 0o777)
         record = super().apply(previous)
         if previous and previous.get("path") == str(self.path) and previous.get("unmerge"):
             # How to take the entry out was decided by the first install (did the parent object exist?).

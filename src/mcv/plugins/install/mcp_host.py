@@ -25,6 +25,10 @@ PASSED_VARIABLES = ("OLLAMA_HOST", "MCV_CONFIG")
 EMPTY = b"{}\n"
 
 
+# Apps start the server in a folder of their choosing (Claude Desktop: `/`, which is never a root).
+ALLOW_NOTE = "the server reads images only from the folders in the mcp.allow config key (`mcv config set mcp.allow ~/Pictures`)"
+
+
 def server_command(context: Context) -> tuple[str, list[str]]:
     return context.launcher[0], [*context.launcher[1:], "mcp"]
 

@@ -18,8 +18,9 @@ Both stores are reached through their own command-line tools, run from argument 
   by removing mcv's property, only while it still holds mcv's command (the copy of
   the defaults stays: it is what Xfce makes on its own).
 
-A key already bound to something else is refused (InputError, with a hint to choose
-another `--key`): mcv never takes a shortcut away from another command.
+A key already bound to something else, however it is spelled there, is refused
+(InputError, with a hint to choose another `--key`): mcv never takes a shortcut
+away from another command.
 
 Reverting runs in the environment of the process (os.environ): the engine gives
 reverters no context, and on a desktop they are the same.
@@ -34,8 +35,9 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from mcv.errors import InputError
+from mcv.errors import InputError, UsageError
 from mcv.plugins.install.changes import DIFFERENT, INSTALLED, MISSING
+from mcv.plugins.install.shortcut_keys import Key
 
 MEDIA_KEYS = "org.gnome.settings-daemon.plugins.media-keys"
 CUSTOM_SCHEMA = MEDIA_KEYS + ".custom-keybinding"
@@ -155,7 +157,7 @@ class GSettingsKeybinding:
             if other == self.dconf_path:
                 continue
             values = _values(gsettings, other, self.environ)
-            if values.get("binding", "").lower() == self.binding.lower():
+            if same_key(values.get("binding", ""), self.binding):
                 raise InputError(
                     f"{self.binding} is already the GNOME shortcut for {values.get('name') or values.get('command')!r}",
                     hint="choose another key: mcv plugins install shortcut --key '<Super><Alt>t'",
@@ -227,11 +229,15 @@ class XfconfShortcut:
     def apply(self, previous: Mapping[str, Any] | None) -> dict[str, Any]:
         current = self._current()
         ours = previous.get("value") if previous else None
-        if current is not None and current not in (self.command, ours):
-            raise InputError(
-                f"{self.binding} is already the Xfce shortcut for {current!r}",
-                hint="choose another key: mcv plugins install shortcut --key '<Super><Alt>t'",
-            )
+        # The same key may be spelled otherwise (Xfce's dialog writes <Shift><Super>t): look at them all.
+        taken = [value for prop, value in _xfce_shortcuts(self.environ) if prop != self.xfconf_property
+                 and same_key(prop.rsplit("/", 1)[1], self.binding)]  # fmt: skip
+        for other in ([current] if current is not None else []) + taken:
+            if other not in (self.command, ours):
+                raise InputError(
+                    f"{self.binding} is already the Xfce shortcut for {other!r}",
+                    hint="choose another key: mcv plugins install shortcut --key '<Super><Alt>t'",
+                )
         program = _program("xfconf-query", self.environ, "xfconf")
         if xfconf_value("/commands/custom/override", self.environ) != "true":
             _clone_defaults(program, self.environ)
@@ -253,6 +259,31 @@ def _clone_defaults(program: str, environ: Mapping[str, str]) -> None:
         if value is not None and xfconf_value(custom, environ) is None:
             _checked([program, "-c", XFCE_CHANNEL, "-p", custom, "-n", "-t", "string", "-s", value], environ)
     _checked([program, "-c", XFCE_CHANNEL, "-p", "/commands/custom/override", "-n", "-t", "bool", "-s", "true"], environ)
+
+
+def _xfce_shortcuts(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(property, command) of the command shortcuts Xfce uses: the custom tree, and the
+    defaults too while the custom tree is not in use yet (they are what it becomes)."""
+    program = _program("xfconf-query", environ, "xfconf")
+    trees = ["/commands/custom"]
+    if xfconf_value("/commands/custom/override", environ) != "true":
+        trees.append("/commands/default")
+    found = []
+    for tree in trees:
+        done = _run([program, "-c", XFCE_CHANNEL, "-p", tree, "-l", "-v"], environ)
+        for line in done.stdout.splitlines() if done.returncode == 0 else []:
+            prop, _, value = line.partition(" ")
+            if prop.startswith(tree + "/") and "/" not in prop[len(tree) + 1 :]:  # not .../startup-notify
+                found.append((prop, value.strip()))
+    return found
+
+
+def same_key(one: str, other: str) -> bool:
+    """Whether two accelerator strings are the same key: <Shift><Super>t is <Super><Shift>T."""
+    try:
+        return Key.parse(one) == Key.parse(other)
+    except UsageError:  # a key mcv does not spell (XF86Mail, <Hyper>...): compared as written
+        return one.strip().lower() == other.strip().lower()
 
 
 def xfconf_value(prop: str, environ: Mapping[str, str]) -> str | None:

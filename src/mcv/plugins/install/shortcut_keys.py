@@ -2,7 +2,7 @@
 spells it.
 
     Key.parse("<Super><Shift>T") == Key.parse("Super+Shift+T") == Key.parse("meta+shift+t")
-    .gtk()        "<Shift><Super>t"   GNOME gsettings, Xfce xfconf
+    .gtk()        "<Super><Shift>t"   GNOME gsettings, Xfce xfconf
     .kde()        "Meta+Shift+T"      X-KDE-Shortcuts
     .sway()       "Mod4+Shift+t"      bindsym
     .hyprland()   "SUPER SHIFT, T"    bind = MODS, KEY, exec, ...

@@ -7,9 +7,12 @@ An assistant decides the paths, so each one is checked before a byte is read:
 - the real path (every symlink resolved) must lie inside an allowed root:
   the working folder, `--allow` folders and the `mcp.allow` config key; a
   symlink inside a root that points out of it is refused;
-- the file is opened without following a last symlink, and must be the same
-  regular file that was checked (no swap in between), at most `max_bytes`
-  long, with the magic bytes of a raster image format mcv decodes.
+- the file is opened from its root folder down, one component at a time,
+  following no symlink (a folder swapped for a symlink after the check is
+  refused, not followed); where the system tells, the opened file's own path
+  must still be inside a root (it was not moved out meanwhile). It must be a
+  regular file, at most `max_bytes` long, with the magic bytes of a raster
+  image format mcv decodes.
 
 The bytes read here are what the model sees (an ImageSource of kind
 "bytes"): the core never opens the path itself.
@@ -17,6 +20,7 @@ The bytes read here are what the model sees (an ImageSource of kind
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -75,7 +79,7 @@ class Sandbox:
         if not path.is_absolute():
             path = self.roots[0] / path
         real = Path(os.path.realpath(path))
-        if not any(real == root or root in real.parents for root in self.roots):
+        if not self._contains(real):
             via = " (through a symlink)" if _inside_lexically(path, self.roots) else ""
             raise InputError(
                 f"{given}: outside the allowed folders{via}",
@@ -87,26 +91,24 @@ class Sandbox:
         """The image at `given`, read whole after every check (module docstring)."""
         real = self.resolve(given)
         label = os.path.basename(given.rstrip("/\\")) or given
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
         try:
-            fd = os.open(real, flags)
+            fd = self._open(real)
         except FileNotFoundError:
             raise InputError(f"{given}: no such file") from None
         except PermissionError:
             raise InputError(f"{given}: permission denied") from None
         except OSError as err:
+            if err.errno in (errno.ELOOP, errno.EMLINK):  # a symlink where the check saw none
+                raise InputError(f"{given}: the path changed while it was being opened; try again") from None
             raise InputError(f"{given}: cannot open ({err.strerror or err})") from None
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):  # a folder, a FIFO, a device: nothing to read
             os.close(fd)
             raise InputError(f"{given}: not a regular file")
         with os.fdopen(fd, "rb") as file:
-            try:
-                checked = os.stat(real)
-            except OSError:
-                checked = None
-            if checked is None or (checked.st_dev, checked.st_ino) != (info.st_dev, info.st_ino):
-                raise InputError(f"{given}: the file changed while it was being opened; try again")
+            opened = _fd_path(fd)
+            if opened is not None and not self._contains(Path(opened)):
+                raise InputError(f"{given}: the file moved out of the allowed folders while it was being opened")
             if info.st_size > self.max_bytes:
                 raise InputError(
                     f"{given}: {format_bytes(info.st_size)}, over the {format_bytes(self.max_bytes)} limit for an image"
@@ -120,6 +122,62 @@ class Sandbox:
         if len(data) > self.max_bytes:
             raise InputError(f"{given}: over the {format_bytes(self.max_bytes)} limit for an image")
         return ImageSource("bytes", data, label)
+
+    def _contains(self, real: Path) -> bool:
+        return any(real == root or root in real.parents for root in self.roots)
+
+    def _open(self, real: Path) -> int:
+        """A descriptor of `real`, opened from its root down without following any symlink: what is
+        opened is what `resolve` checked, even if a folder on the way is swapped meanwhile."""
+        if os.open not in os.supports_dir_fd:  # Windows: no openat; the last component unfollowed, checked after
+            fd = os.open(real, _FILE_FLAGS)
+            try:
+                checked = os.stat(real)
+            except OSError:
+                checked = None
+            if checked is None or not os.path.samestat(checked, os.fstat(fd)):
+                os.close(fd)
+                raise OSError(errno.ELOOP, "changed while being opened")
+            return fd
+        root = next(root for root in self.roots if real == root or root in real.parents)
+        parts = real.relative_to(root).parts
+        fd = os.open(root, _DIR_FLAGS)
+        try:
+            for part in parts[:-1]:
+                try:
+                    inner = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                except NotADirectoryError:  # O_DIRECTORY met a symlink (swapped in) or a file
+                    if stat.S_ISLNK(os.lstat(part, dir_fd=fd).st_mode):
+                        raise OSError(errno.ELOOP, "a symlink on the way") from None
+                    raise
+                os.close(fd)
+                fd = inner
+            return os.open(parts[-1], _FILE_FLAGS, dir_fd=fd) if parts else os.dup(fd)
+        finally:
+            os.close(fd)
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW
+# O_NONBLOCK: a FIFO opens at once (and is refused) instead of waiting for a writer
+_FILE_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _fd_path(fd: int) -> str | None:
+    """Where an open file is now, when the system says (Linux /proc, macOS F_GETPATH); else None."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        pass
+    try:
+        import fcntl
+
+        getpath = getattr(fcntl, "F_GETPATH", None)
+        if getpath is not None:
+            return os.fsdecode(fcntl.fcntl(fd, getpath, bytes(1024)).split(b"\0", 1)[0])
+    except (ImportError, OSError):
+        pass
+    return None
 
 
 def _inside_lexically(path: Path, roots: tuple[Path, ...]) -> bool:

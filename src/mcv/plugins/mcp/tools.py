@@ -195,8 +195,9 @@ class Toolbox:
             task = apply_preset(session, preset, words)
             if schema is not None:
                 session.parameters = session.parameters.merged(format=schema)
+            # Read under the lock: once it is released, the next call resets the session's parameters.
+            wanted = session.parameters.format
             done = _finish(task.ask(session, [image]), stop)
-        wanted = session.parameters.format
         if wanted is not None:
             data = done.data
             return Outcome(json.dumps(data, ensure_ascii=False, indent=2), structured=_structured(data))

@@ -5,10 +5,13 @@ way out whatever happens). Commands are argument lists; the two-step captures
 (slurp then grim, xdotool then maim/import, swaymsg/hyprctl then grim) pass the
 first program's output to the second as one argument, never through a shell.
 
-A cancel: an interactive mode whose picker exits non-zero (maim, scrot, slurp:
-Esc or a right click), or exits 0 having written nothing (spectacle,
-screencapture, gnome-screenshot), or a portal answering "cancelled". A
-non-interactive mode that fails is a `CaptureFailed` with the tool's last line.
+A cancel: an interactive mode whose picker exits non-zero saying it was
+cancelled or saying nothing (maim "Selection was cancelled", scrot "aborting
+shot", slurp "selection cancelled": Esc or a right click), or exits 0 having
+written nothing (spectacle, screencapture, gnome-screenshot), or a portal
+answering "cancelled". A picker that fails with another message (no display,
+no layer-shell) is a `CaptureFailed`, as is a failing non-interactive mode:
+a shortcut that silently does nothing would hide the reason.
 """
 
 from __future__ import annotations
@@ -30,12 +33,17 @@ PICKER_TIMEOUT = 600.0  # seconds a person may take to pick (then it counts as c
 TOOL_TIMEOUT = 30.0  # seconds for a capture without a picker
 _GEOMETRY = re.compile(r"^(\d+)x(\d+)\+(-?\d+)\+(-?\d+)$")
 _SLURP = re.compile(r"^-?\d+,-?\d+ \d+x\d+$")
+_CANCEL_WORDS = ("cancel", "abort")  # what maim, scrot and slurp say on Esc or a right click
 
 class Cancelled(Exception):
     """The person cancelled the picker: nothing was captured, and nothing is to be said."""
 
 class CaptureFailed(McvError):
     exit_code = EXIT_USAGE
+
+
+class PortalUnavailable(CaptureFailed):
+    """No screenshot portal to ask (no session bus, no portal service on it): another tool may still capture."""
 
 @dataclass(frozen=True)
 class Geometry:
@@ -99,7 +107,7 @@ def _run_argv(tool: Tool, mode: str, environ: Mapping[str, str], out: Path, geom
     argv = [_program(tool.name, environ), *_fill(tool.argv[mode], values)]
     interactive = mode in tool.interactive
     done = _run(argv, environ, interactive=interactive)
-    if interactive and (done.returncode != 0 or not _written(out)):
+    if interactive and (_picker_cancelled(done) or (done.returncode == 0 and not _written(out))):
         raise Cancelled()
     if done.returncode != 0:
         raise CaptureFailed(f"{tool.name} failed (exit code {done.returncode}){_last_line(done.stderr)}")
@@ -109,8 +117,10 @@ def _run_grim(mode: str, environ: Mapping[str, str], out: Path, geometry: Geomet
     if mode == "region":
         picked = _run([_program("slurp", environ)], environ, interactive=True)
         rectangle = picked.stdout.decode("utf-8", "replace").strip()
-        if picked.returncode != 0 or not rectangle:
+        if _picker_cancelled(picked) or (picked.returncode == 0 and not rectangle):
             raise Cancelled()  # slurp: "selection cancelled", exit 1
+        if picked.returncode != 0:
+            raise CaptureFailed(f"slurp failed (exit code {picked.returncode}){_last_line(picked.stderr)}")
         if not _SLURP.match(rectangle):
             raise CaptureFailed(f"slurp printed {rectangle[:60]!r}, not a rectangle")
         argv = [grim, "-g", rectangle, str(out)]
@@ -191,6 +201,14 @@ def _run(argv: list[str], environ: Mapping[str, str], *, interactive: bool) -> s
         raise CaptureFailed(f"{os.path.basename(argv[0])} did not finish within {TOOL_TIMEOUT:.0f} s") from None
     except OSError as err:
         raise CaptureFailed(f"cannot run {os.path.basename(argv[0])} ({err.strerror or err})") from None
+
+def _picker_cancelled(done: subprocess.CompletedProcess) -> bool:
+    """A picker that exited non-zero because the person backed out, not because it could not run."""
+    if done.returncode == 0:
+        return False
+    said = done.stderr.decode("utf-8", "replace").lower()
+    return not said.strip() or any(word in said for word in _CANCEL_WORDS)
+
 
 def _written(path: Path) -> bool:
     try:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import unquote, urlparse
 
-from mcv.plugins.snap.capture import PICKER_TIMEOUT, Cancelled, CaptureFailed
+from mcv.plugins.snap.capture import PICKER_TIMEOUT, Cancelled, CaptureFailed, PortalUnavailable
 
 BUS_NAME = "org.freedesktop.portal.Desktop"
 OBJECT_PATH = "/org/freedesktop/portal/desktop"
@@ -53,7 +53,7 @@ async def _screenshot(interactive: bool, environ: Mapping[str, str]) -> str:
     try:
         bus = await asyncio.wait_for(MessageBus(bus_address=address).connect(), CALL_TIMEOUT)
     except Exception as err:  # no bus, refused, bad address
-        raise CaptureFailed(f"no D-Bus session bus to reach the screenshot portal ({err})") from None
+        raise PortalUnavailable(f"no D-Bus session bus to reach the screenshot portal ({err})") from None
     try:
         token = "mcv_" + secrets.token_hex(8)
         sender = bus.unique_name.lstrip(":").replace(".", "_")
@@ -103,7 +103,7 @@ async def _call(bus, message):
         detail = reply.body[0] if reply.body else reply.error_name
         if reply.error_name in ("org.freedesktop.DBus.Error.ServiceUnknown", "org.freedesktop.DBus.Error.UnknownInterface",
                                 "org.freedesktop.DBus.Error.UnknownMethod", "org.freedesktop.DBus.Error.NameHasNoOwner"):  # fmt: skip
-            raise CaptureFailed(
+            raise PortalUnavailable(
                 f"no screenshot portal on the session bus ({detail})",
                 hint="install xdg-desktop-portal and your desktop's backend (xdg-desktop-portal-gnome or -kde)",
             )

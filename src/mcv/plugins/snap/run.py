@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from mcv.errors import EXIT_CANCELLED, McvError
 from mcv.plugins.actions import ACTIONS, DesktopAction
-from mcv.plugins.snap.capture import Cancelled, CaptureFailed, Geometry, capture, missing_programs
+from mcv.plugins.snap.capture import Cancelled, CaptureFailed, Geometry, PortalUnavailable, capture, missing_programs
 from mcv.plugins.snap.desktop import Desktop, detect_desktop
 from mcv.plugins.snap.tools import INSTALL_HINTS, Tool, tools_for
 
@@ -61,7 +61,7 @@ def run_snap(
 def take(desktop: Desktop, mode: str, environ: Mapping[str, str], *, geometry: Geometry | None = None, **inject) -> bytes:
     """PNG bytes from the first capture tool that is here; Cancelled, or CaptureFailed saying what to install."""
     candidates = tools_for(desktop, mode)
-    ready = [tool for tool in candidates if not missing_programs(tool, mode, environ)]
+    ready = available_tools(desktop, mode, environ)
     problem: McvError | None = None
     for tool in ready:
         try:
@@ -69,8 +69,8 @@ def take(desktop: Desktop, mode: str, environ: Mapping[str, str], *, geometry: G
         except CaptureFailed as err:
             if tool.how != "portal":
                 raise
-            problem = err  # no bus, or no portal on it: the next tool may still work
-    if problem is not None and "no screenshot portal" not in problem.message and "session bus" not in problem.message:
+            problem = err  # the next tool may still work (gnome-screenshot, spectacle, grim)
+    if problem is not None and not isinstance(problem, PortalUnavailable):
         raise problem  # the portal is there but failed
     what = {"region": "a region", "screen": "the screen", "window": "a window", "geometry": "a rectangle"}[mode]
     if not candidates:

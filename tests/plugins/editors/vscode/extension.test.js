@@ -48,7 +48,7 @@ test('argv is an array with -- before the file', () => {
       args: ['ask', '--plain', '--preset', 'ocr', '--', file],
     });
   }
-  assert.deepStrictEqual(mcv.argv(['py', '-m', 'mcv'], ['-m', 'x'], null, '/a.png', '-- why?').args, ['-m', 'mcv', 'ask', '--plain', '-m', 'x', '--', '/a.png', '-- why?']);
+  assert.deepStrictEqual(mcv.argv(['py', '-m', 'mcv'], ['-m', 'x'], null, '/a.png', '-- why?').args, ['-m', 'mcv', 'ask', '--plain', '-m', 'x', '--prompt', '-- why?', '--', '/a.png']);
 });
 
 test('Describe streams the answer into a Markdown document, one spawn per file, no shell', async () => {
@@ -74,7 +74,7 @@ test('Extract text and Ask… use the ocr preset and the question', async () => 
   state.inputBoxAnswer = '-- what is this? $(id)';
   await state.commands['mcv.ask'](uri, [uri]);
   assert.deepStrictEqual(calls[0].args.slice(-4), ['--preset', 'ocr', '--', '/tmp/shots/a.png']);
-  assert.deepStrictEqual(calls[1].args.slice(-3), ['--', '/tmp/shots/a.png', '-- what is this? $(id)']);
+  assert.deepStrictEqual(calls[1].args.slice(-4), ['--prompt', '-- what is this? $(id)', '--', '/tmp/shots/a.png']);
 });
 
 test('a failure is one line in the document and an error message', async () => {
@@ -90,6 +90,8 @@ test('Markdown image links and alt text', () => {
   assert.deepStrictEqual(links.map((l) => l.dest), ['my shots/b c.png', 'img/y.png', 'p (1).png']);
   assert.strictEqual(mcv.linkAt('text ![a](b.png)', 7).dest, 'b.png');
   assert.strictEqual(mcv.linkAt('text ![a](b.png)', 1), null);
+  // alt text the extension wrote (escaped brackets) still reads as the link
+  assert.strictEqual(mcv.linkAt('![A \\[1\\] cat](a.png) ![b](b.png)', 3).dest, 'a.png');
   assert.deepStrictEqual(mcv.resolve('https://e.com/a.png', '/tmp'), { error: 'only local images: https://e.com/a.png is a URL' });
   assert.deepStrictEqual(mcv.resolve('b%20c.png', '/tmp', (f) => f === '/tmp/b c.png'), { file: '/tmp/b c.png' });
   assert.strictEqual(mcv.altText('  "A cat [asleep]\non a \\ sofa."\n'), 'A cat \\[asleep\\] on a \\\\ sofa.');

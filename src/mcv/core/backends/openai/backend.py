@@ -95,28 +95,16 @@ class OpenAIBackend:
     # --- one request, over the endpoints --------------------------------------------------
 
     def _next_endpoint(self, tried: list[Endpoint], error: McvError | None) -> Endpoint:
-        """The endpoint to try next, waiting out a Retry-After when that is all that is left;
-        the last error when every endpoint has had its chance."""
-        pool = self.pool
-        while True:
-            endpoint = pool.acquire(exclude=[*tried, *self._lacking])
-            if endpoint is not None:
-                return endpoint
-            now = pool.clock()
-            untried = [e for e in pool.endpoints if e not in tried and e not in self._lacking]
-            cooling = [e for e in untried if not e.limited(now)]
-            if cooling:
-                # Out only after earlier failures: try the one back soonest rather than fail a request
-                # no endpoint has seen (a server that came back answers it).
-                return pool.acquire_soonest(cooling)
-            limited = [e for e in pool.endpoints if e not in self._lacking and e.limited(now)]
-            if not limited:
-                raise error or ServerUnavailable(f"no endpoint of {self.where} has the model")
-            wait = min(e.limited_until for e in limited) - now
-            if wait > LONGEST_WAIT:
-                raise RateLimited(f"{self.where}: rate limited for {wait:.0f} s more", retry_after=wait)
-            time.sleep(wait)  # the server said when: honour it, then every endpoint may be tried again
-            tried.clear()
+        """The endpoint to try next (EndpointPool.next_for); the last error when every one has had its chance."""
+        endpoint = self.pool.next_for(
+            tried,
+            self._lacking,
+            longest_wait=LONGEST_WAIT,
+            too_long=lambda wait: RateLimited(f"{self.where}: rate limited for {wait:.0f} s more", retry_after=wait),
+        )
+        if endpoint is None:
+            raise error or ServerUnavailable(f"no endpoint of {self.where} has the model")
+        return endpoint
 
     def _chunks(self, payload: dict[str, Any]) -> Iterator[Chunk]:
         tried: list[Endpoint] = []

@@ -76,6 +76,7 @@ class OpenAIClient:
     def __init__(self, base_url: str, *, api_key: str | None = None, connect_timeout: float = 5.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.where = shown(self.base_url)
+        self._key = api_key  # only to keep it out of what a server says back (some echo it)
         url = httpx.URL(self.base_url)
         headers = {"User-Agent": f"mcv/{__version__}", "Accept": "application/json"}
         if api_key:
@@ -140,23 +141,29 @@ class OpenAIClient:
                     raise BackendError(f"{self.where} answered something that is not JSON") from None
                 return
             try:
-                for data in sse_data(response.iter_lines()):
+                for kind, data in sse_data(response.iter_lines()):
                     if data == "[DONE]":
                         return
                     try:
                         event = json.loads(data)
                     except ValueError:
+                        if kind == "error":
+                            raise StreamError(f"{self.where}: {self._unkeyed(' '.join(data.split())[:300])}") from None
                         raise StreamError(f"{self.where} sent an event that is not JSON") from None
+                    if kind == "error" or (isinstance(event, dict) and (event.get("error") is not None or event.get("object") == "error")):
+                        raise StreamError(f"{self.where}: {self._unkeyed(error_message(event) or 'error in the answer')}")
                     if not isinstance(event, dict):
                         raise StreamError(f"{self.where} sent an event that is not a JSON object")
-                    if "error" in event or event.get("object") == "error":
-                        raise StreamError(f"{self.where}: {error_message(event) or 'error in the answer'}")
                     yield event
             except httpx.HTTPError as err:
                 raise self._transport_error(err, sent=True) from None
             raise EndpointFailure(f"{self.where} ended the answer without [DONE] (the connection dropped)")
         finally:
             response.close()
+
+    def _unkeyed(self, said: str) -> str:
+        """What the server said, without the API key (a server may quote the key it refused)."""
+        return said.replace(self._key, "(the API key)") if self._key else said
 
     def _transport_error(self, err: httpx.HTTPError, *, sent: bool):
         if isinstance(err, (httpx.ConnectError, httpx.ConnectTimeout)) and not sent:
@@ -169,7 +176,7 @@ class OpenAIClient:
     def _status_error(self, response: httpx.Response, *, model: Any):
         status = response.status_code
         said = error_message(_json_or_none(response)) or response.reason_phrase or "error"
-        said = " ".join(said.split("\n\n")[0].split())[:300]  # one line (llama_cpp.server adds a traceback)
+        said = self._unkeyed(" ".join(said.split("\n\n")[0].split())[:300])  # one line (llama_cpp.server adds a traceback)
         if status == 429:
             return RateLimited(
                 f"{self.where} is rate limiting (429): {said}", retry_after=retry_after(response.headers.get("retry-after"))
@@ -188,24 +195,34 @@ class OpenAIClient:
         return BackendError(f"{self.where} answered {status}: {said}")
 
 
-def sse_data(lines: Iterator[str]) -> Iterator[str]:
-    """The data of each server-sent event (its `data:` lines joined by newlines), per the SSE spec:
-    an event ends at a blank line; comments (`:`) and other fields are skipped."""
+def sse_data(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
+    """(type, data) of each server-sent event, per the SSE spec: its `data:` lines joined by newlines,
+    its type from an `event:` line ("message" without one); an event ends at a blank line, comments
+    (`:`) and other fields are skipped, and an event the stream cut off before its blank line is
+    dropped (only a bare `[DONE]` is taken). llama-server reports an error as an `error: {json}`
+    line of its own: that is an event of type "error"."""
     data: list[str] = []
+    kind = "message"
     for line in lines:
         line = line.rstrip("\r\n")
         if not line:
             if data:
-                yield "\n".join(data)
-                data = []
+                yield kind, "\n".join(data)
+            data, kind = [], "message"
             continue
         if line.startswith(":"):
             continue
         name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
         if name == "data":
-            data.append(value[1:] if value.startswith(" ") else value)
-    if data:  # the last event without its blank line: the stream was cut, the data may be whole
-        yield "\n".join(data)
+            data.append(value)
+        elif name == "event":
+            kind = value or "message"
+        elif name == "error":
+            kind = "error"
+            data.append(value)
+    if data == ["[DONE]"]:  # the end, without its blank line
+        yield kind, "[DONE]"
 
 
 def error_message(document: Any) -> str | None:

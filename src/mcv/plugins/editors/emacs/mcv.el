@@ -49,19 +49,21 @@
   '("png" "jpg" "jpeg" "webp" "gif" "bmp" "tif" "tiff" "heic" "heif" "avif")
   "File name extensions of the images mcv reads.")
 
-(defconst mcv--link-regexp "!\\[\\([^]\n]*\\)\\](\\([^)\n]*\\))"
-  "A Markdown image: group 1 the alt text, group 2 the destination.")
+(defconst mcv--link-regexp "!\\[\\(\\(?:\\\\.\\|[^]\\\n]\\)*\\)\\](\\([^)\n]*\\))"
+  "A Markdown image: group 1 the alt text, group 2 the destination.
+The alt text may hold escaped brackets, as `mcv-alt-text' writes them.")
 
 ;;;; Arguments
 
 (defun mcv-argv (preset file &optional question)
-  "The mcv argument list for PRESET (or nil) on FILE, with QUESTION after it."
+  "The mcv argument list for PRESET (or nil) on FILE, with QUESTION in --prompt.
+After the file, a question naming a file or a URL would be read as an image."
   (append mcv-program
           (list "ask" "--plain")
           mcv-extra-arguments
           (when preset (list "--preset" preset))
-          (list "--" file)
-          (when question (list question))))
+          (when question (list "--prompt" question))
+          (list "--" file)))
 
 (defun mcv-image-file-p (file)
   "Non-nil when FILE's extension is one of `mcv-image-extensions'."
@@ -216,7 +218,9 @@ the jobs filled in as they start."
   "Ask QUESTION about FILE."
   (interactive (let ((files (mcv--files "Ask about image: ")))
                  (list (read-string "Question: ") (car files))))
-  (mcv--answer-files nil "Answer about" (list file) question))
+  (when (string-blank-p (or question ""))
+    (user-error "mcv: no question asked"))
+  (mcv--answer-files nil "Answer about" (list file) (string-trim question)))
 
 ;;;###autoload
 (defun mcv-insert-alt-text ()

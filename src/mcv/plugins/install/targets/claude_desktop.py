@@ -9,7 +9,7 @@ from mcv.plugins.install.context import Context
 
 NAME = "claude-desktop"
 DESCRIPTION = "Claude Desktop: the mcv MCP server in claude_desktop_config.json (your other settings kept)"
-AFTER = "quit Claude Desktop completely and open it again to load the server"
+AFTER = "quit Claude Desktop completely and open it again to load the server; " + mcp_host.ALLOW_NOTE
 BY_DEFAULT = False  # only when named: it changes the app's own settings file
 KEYS = ("mcpServers", mcp_host.ENTRY_NAME)
 

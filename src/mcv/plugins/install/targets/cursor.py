@@ -10,7 +10,7 @@ from mcv.plugins.install.targets import claude_desktop
 
 NAME = "cursor"
 DESCRIPTION = "Cursor: the mcv MCP server in ~/.cursor/mcp.json (your other servers kept)"
-AFTER = "Cursor picks the server up in Settings > MCP (restart it if it does not show)"
+AFTER = "Cursor picks the server up in Settings > MCP (restart it if it does not show); " + mcp_host.ALLOW_NOTE
 BY_DEFAULT = False  # only when named: it changes the app's own settings file
 KEYS = ("mcpServers", mcp_host.ENTRY_NAME)
 

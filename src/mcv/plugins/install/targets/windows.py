@@ -2,10 +2,11 @@
 
 Per user, under HKEY_CURRENT_USER\\Software\\Classes\\SystemFileAssociations\\image\\shell:
 the documented place for extra verbs, kept when the default app changes.
-Each command is `"C:\\...\\mcv.exe" describe -- "%1"`: the program and the
+Each command is `"C:\\...\\mcv.exe" describe --gather -- "%1"`: the program and the
 path quoted, no `cmd /c` (`& ^ % !` are legal in file names). Explorer
 starts a legacy verb once per selected file (MultiSelectModel Player: up to
-100). Applied with winreg on Windows; elsewhere written as .reg files to
+100); `--gather` (mcv/plugins/desktop/gather.py) makes those launches one
+job. Applied with winreg on Windows; elsewhere written as .reg files to
 import there (one adds, one removes). Windows 11 lists these under "Show
 more options".
 """
@@ -30,7 +31,7 @@ def detect(context: Context) -> str | None:
 
 def command_line(context: Context, command: str) -> str:
     words = [f'"{word}"' if index == 0 or " " in word else word for index, word in enumerate(context.launcher)]
-    return " ".join([*words, command, "--", '"%1"'])
+    return " ".join([*words, command, "--gather", "--", '"%1"'])  # one launch per file: --gather makes them one job
 
 
 def registry_keys(context: Context) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:

@@ -6,12 +6,13 @@ const path = require('path');
 
 const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'webp', 'gif', 'bmp', 'tif', 'tiff', 'heic', 'heif', 'avif'];
 
-// `mcv ask --plain [--preset P] -- FILE [QUESTION]`: an array, `--` before the file.
+// `mcv ask --plain [--preset P] [--prompt QUESTION] -- FILE`: an array, `--` before the file.
+// The question goes in --prompt: after the file, a question naming a file or a URL would be an image.
 function argv(command, extraArgs, preset, file, question) {
   const args = [...command.slice(1), 'ask', '--plain', ...extraArgs];
   if (preset) args.push('--preset', preset);
+  if (question !== undefined && question !== null) args.push('--prompt', question);
   args.push('--', file);
-  if (question !== undefined && question !== null) args.push(question);
   return { program: command[0], args };
 }
 
@@ -22,7 +23,8 @@ function isImage(file) {
 // Every `![alt](dest)` in a line: {start, end (exclusive), alt, altStart, altEnd, dest}.
 function imageLinks(line) {
   const links = [];
-  const pattern = /!\[([^\]\n]*)\]\(/g;
+  // alt text may hold escaped brackets (\[ \]): what altText writes
+  const pattern = /!\[((?:\\.|[^\]\\\n])*)\]\(/g;
   let match;
   while ((match = pattern.exec(line)) !== null) {
     let depth = 1;

@@ -1,7 +1,7 @@
 -- mcv for Neovim 0.7+: describe, OCR, ask about images, and Markdown alt text.
 --
 -- mcv runs with vim.fn.jobstart and an argument list (no shell):
---   {cmd..., 'ask', '--plain', '--preset', PRESET, '--', FILE}
+--   {cmd..., 'ask', '--plain', '--preset', PRESET, '--', FILE} (a question: '--prompt', QUESTION before '--')
 -- Answers stream into a scratch buffer (filetype markdown); :McvAlt puts the
 -- answer into the `![...](path)` under the cursor when it is finished.
 local M = {}
@@ -35,7 +35,8 @@ function M.command()
   return { 'mcv' }
 end
 
--- The argument list for one question: never a string, `--` before the file.
+-- The argument list for one question: never a string, `--` before the file. The question goes in
+-- --prompt: after the file, a question naming a file or a URL would be read as an image.
 function M.argv(preset, file, question)
   local argv = M.command()
   table.insert(argv, 'ask')
@@ -47,11 +48,12 @@ function M.argv(preset, file, question)
     table.insert(argv, '--preset')
     table.insert(argv, preset)
   end
-  table.insert(argv, '--')
-  table.insert(argv, file)
   if question then
+    table.insert(argv, '--prompt')
     table.insert(argv, question)
   end
+  table.insert(argv, '--')
+  table.insert(argv, file)
   return argv
 end
 
@@ -75,13 +77,29 @@ local function destination(inside)
   return dest
 end
 
+-- Where the `]` closing alt text that starts at `from` is (escaped brackets, as alt_text writes them, skipped).
+local function alt_close(line, from)
+  local i = from
+  while i <= #line do
+    local c = line:sub(i, i)
+    if c == '\\' then
+      i = i + 1
+    elseif c == ']' then
+      return i
+    end
+    i = i + 1
+  end
+  return nil
+end
+
 -- Every `![alt](dest)` in a line: {start, finish (1-based, inclusive), alt, dest, alt_start, alt_finish}.
 function M.image_links(line)
   local links = {}
   local from = 1
   while true do
-    local s, alt_end = line:find('!%[[^%]]*%]', from)
-    if not s then
+    local s = line:find('![', from, true)
+    local alt_end = s and alt_close(line, s + 2)
+    if not alt_end then
       break
     end
     if line:sub(alt_end + 1, alt_end + 1) == '(' then
@@ -157,7 +175,14 @@ end
 -- Which image a command is about: its argument, the link under the cursor, or this buffer's file.
 local function target(arg)
   if arg then
-    return vim.fn.fnamemodify(vim.fn.expand(arg), ':p')
+    -- Only Vim's own names (%, #, #2, <cfile>, with :modifiers) are expanded: expand() on a file name
+    -- would glob `shot[1].png` into shot1.png and read `$HOME` or a leading `#` as Vim's.
+    local special = arg:match('^[%%#]%d*$') or arg:match('^<%a+>$')
+      or arg:match('^[%%#]%d*:[%w~.:]*$') or arg:match('^<%a+>:[%w~.:]*$')
+    if special then
+      arg = vim.fn.expand(arg)
+    end
+    return vim.fn.fnamemodify(arg, ':p')
   end
   local line = vim.api.nvim_get_current_line()
   local col = vim.api.nvim_win_get_cursor(0)[2] + 1
