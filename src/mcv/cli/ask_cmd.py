@@ -42,9 +42,7 @@ def ask(
     temperature: Optional[float] = common.TEMPERATURE,
     option: Optional[List[str]] = common.OPTION,
     keep_alive: Optional[str] = common.KEEP_ALIVE,
-    schema: Optional[str] = typer.Option(
-        None, "--schema", help="Constrain the answer to JSON: a schema (inline, a file, or shorthand like 'total float, date'), or `json`."
-    ),
+    schema: Optional[str] = common.SCHEMA,
     preset: Optional[str] = common.PRESET,
     prompt: Optional[str] = typer.Option(
         None, "--prompt", metavar="TEXT",

@@ -65,7 +65,7 @@ def batch(
     temperature: Optional[float] = common.TEMPERATURE,
     option: Optional[List[str]] = common.OPTION,
     keep_alive: Optional[str] = common.KEEP_ALIVE,
-    schema: Optional[str] = typer.Option(None, "--schema", help="Constrain answers to JSON: a schema (inline, file, or shorthand), or `json`."),
+    schema: Optional[str] = common.SCHEMA,
     think: Optional[bool] = common.THINK,
     pages: str = typer.Option("all", "--pages", help="PDF pages of each PDF, e.g. 1-3,5."),
     max_pixels: Optional[int] = common.MAX_PIXELS,

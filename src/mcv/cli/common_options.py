@@ -40,6 +40,9 @@ THINK = typer.Option(
     None, "--think/--no-think", help="Let a thinking model (e.g. MiniCPM-V 4.5) reason first [default: off]."
 )
 MAX_PIXELS = typer.Option(None, "--max-pixels", help="Pixel budget for each image.")
+SCHEMA = typer.Option(
+    None, "--schema", help="Constrain the answer to JSON: a schema (inline, a file, or shorthand like 'total float, date'), or `json`."
+)
 PRESET = typer.Option(
     None, "--preset", "-p", help="Task preset: describe, caption, alt, ocr, table, receipt, tags, or your own (`mcv presets ls`)."
 )
