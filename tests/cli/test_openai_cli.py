@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,50 @@ def test_the_api_key_is_in_no_output_record_or_history(openai_standin, mcv_env, 
     assert any(p.name == "history.db" for p in written)  # the asks were logged: and not the key
     for path in written:
         assert key.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("silence", ["chat", "everything"])
+def test_ask_against_a_stalled_server_fails_in_one_line(openai_standin, mcv_env, photo_jpeg, silence):
+    openai_standin.add_model("minicpm-v", answer="A red square on white.")
+    if silence == "chat":
+        openai_standin.fail("stall")  # /models answers, the chat gets not one byte
+    else:
+        openai_standin.freeze()  # as if SIGSTOPped: /models is never answered either
+    env = {**mcv_env, "MCV_OPENAI_STALL_TIMEOUT": "0.5"}
+    started = time.monotonic()
+    result = run_mcv(["ask", "--base-url", openai_standin.url, str(photo_jpeg), "hi"], environ=env)
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 1 and result.stdout == "" and "Traceback" not in result.stderr
+    message, *hint = result.stderr.splitlines()
+    assert message == f"mcv: error: {openai_standin.url} stalled: nothing from it for 0.5 s (stopped, or its machine unreachable?)"
+    assert len(hint) <= 1 and "openai.stall_timeout" in hint[0]
+    assert 0.5 <= elapsed < 20  # gave up after the silence, instead of waiting for ever
+    assert [r.stalled for r in openai_standin.requests][-1]
+
+
+@pytest.mark.timeout(120)
+def test_batch_over_two_endpoints_survives_one_going_silent_half_way(openai_standins, mcv_env, tmp_path):
+    live, frozen = openai_standins(chunk_delay=0.01), openai_standins(chunk_delay=0.01)
+    live.add_model("minicpm-v", answer="A caption from the live one.")
+
+    def answer(request):
+        if len(frozen.chats()) == 5:
+            threading.Timer(0.02, frozen.freeze).start()  # mid-answer: its streams go silent, not closed
+        return "A caption from the frozen one."
+
+    frozen.add_model("minicpm-v", answer=answer)
+    photos = make_photos(tmp_path / "photos", 24)
+    env = {**mcv_env, "MCV_OPENAI_STALL_TIMEOUT": "1"}
+    args = ["batch", str(tmp_path / "photos"), "--preset", "caption", "--base-url", live.url, "--base-url", frozen.url]
+    result = run_mcv([*args, "--output", str(tmp_path / "out.jsonl")], environ=env)
+    assert result.exit_code == 0, result.stderr
+    got = records((tmp_path / "out.jsonl").read_text())
+    assert sorted(r["path"] for r in got) == sorted(str(p) for p in photos)  # nothing lost, nothing twice
+    assert all(r["error"] is None for r in got)
+    from_frozen = [r for r in got if r["answer"] == "A caption from the frozen one."]
+    assert 1 <= len(from_frozen) <= 5 and frozen.answered == len(from_frozen)
+    assert live.answered == 24 - len(from_frozen)
+    assert all(r["answer"] in ("A caption from the live one.", "A caption from the frozen one.") for r in got)  # whole answers
+    assert any(r.stalled for r in frozen.requests)  # it did go silent mid-batch
+    assert "stalled" in result.stderr

@@ -388,3 +388,72 @@ def test_when_every_endpoint_is_rate_limited_the_request_waits_for_the_soonest(p
         assert text == "Answer from 1." and 0.9 <= waited < 2.5  # not before its Retry-After, not later
         assert answer_of(backend, ask())[0] == "Answer from 1."  # the other is still limited: not asked early
     assert [r.status for r in pair[0].chats()] == [429]
+
+
+# ------------------------------------------------------------------ a server that goes silent (openai.stall_timeout)
+
+
+def stall_env(env, seconds):
+    return {**env, "MCV_OPENAI_STALL_TIMEOUT": str(seconds)}
+
+
+def test_the_stall_timeout_is_a_config_key_of_five_minutes_by_default(server, mcv_env):
+    with open_backend(settings_for(mcv_env, server.url), "minicpm-v") as backend:
+        assert [c.stall_timeout for c in backend.clients.values()] == [300.0]
+    with open_backend(settings_for(stall_env(mcv_env, "2.5"), server.url), "minicpm-v") as backend:
+        assert [c.stall_timeout for c in backend.clients.values()] == [2.5]
+    for bad in ("0", "-1", "soon", "inf"):
+        with pytest.raises(UsageError, match="openai.stall_timeout"):
+            open_backend(settings_for(stall_env(mcv_env, bad), server.url), "minicpm-v")
+
+
+@pytest.mark.timeout(60)
+def test_a_server_silent_before_the_headers_is_a_stall_not_a_hang(server, mcv_env):
+    with open_backend(settings_for(stall_env(mcv_env, 0.5), server.url), "minicpm-v") as backend:
+        server.fail("stall")
+        started = time.monotonic()
+        with pytest.raises(TransientError, match=r"stalled: nothing from it for 0\.5 s") as caught:
+            list(backend.chat(ask()))
+        assert time.monotonic() - started >= 0.5  # silence is waited out, not cut short
+        assert "openai.stall_timeout" in caught.value.hint
+        assert backend.pool.endpoints[0].out(backend.pool.clock())  # failed, like a dropped connection
+    assert [r.stalled for r in server.chats()] == [True]
+
+
+@pytest.mark.timeout(60)
+def test_a_stall_after_text_is_a_transient_stream_error_with_the_partial(server, mcv_env):
+    with open_backend(settings_for(stall_env(mcv_env, 0.5), server.url), "minicpm-v") as backend:
+        server.fail("stall_stream", after=3)
+        with pytest.raises(StreamError, match="stalled") as caught:
+            list(backend.chat(ask()))
+    assert caught.value.transient and caught.value.partial == "A red square "
+    assert len(server.chats()) == 1  # not silently asked again
+
+
+@pytest.mark.timeout(60)
+def test_a_slow_answer_that_keeps_coming_is_not_a_stall(server, mcv_env):
+    server.latency, server.chunk_delay = 0.4, 0.4  # 2.4 s in all, never 1 s without a byte
+    with open_backend(settings_for(stall_env(mcv_env, 1), server.url), "minicpm-v") as backend:
+        assert answer_of(backend, ask())[0] == "A red square on white."
+    assert server.answered == 1
+
+
+@pytest.mark.timeout(60)
+def test_a_stalled_endpoint_hands_the_request_to_the_other_and_is_left_out(pair, mcv_env):
+    with open_backend(settings_for(stall_env(mcv_env, 0.5), *(s.url for s in pair)), "minicpm-v") as backend:
+        pair[0].fail("stall")
+        assert answer_of(backend, ask())[0] == "Answer from 1."
+        a, b = backend.pool.endpoints
+        assert a.out(backend.pool.clock()) and not b.out(backend.pool.clock())
+        assert answer_of(backend, ask())[0] == "Answer from 1."
+    assert [r.stalled for r in pair[0].chats()] == [True] and pair[0].answered == 0
+    assert pair[1].answered == 2
+
+
+@pytest.mark.timeout(60)
+def test_a_frozen_server_at_start_is_left_out_like_a_dead_one(pair, mcv_env):
+    pair[0].freeze()  # SIGSTOP: connections are taken, nothing is answered, not even /models
+    with open_backend(settings_for(stall_env(mcv_env, 0.5), *(s.url for s in pair)), "minicpm-v") as backend:
+        assert answer_of(backend, ask())[0] == "Answer from 1."
+        assert backend.pool.endpoints[0].out(backend.pool.clock())
+    assert [r.path for r in pair[0].requests] == ["/v1/models"] and pair[0].requests[0].stalled

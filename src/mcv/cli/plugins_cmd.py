@@ -34,7 +34,7 @@ def list_targets(ctx: typer.Context) -> int:
     name_width = max(len(target.name) for target in targets)
     state_width = max(len(target.state) for target in targets)
     for target in targets:
-        found = "found" if target.absent is None else target.absent
+        found = "found here" if target.absent is None else target.absent
         _print(ctx, [f"{target.name:<{name_width}}  {target.state:<{state_width}}  {found}",
                      f"{'':<{name_width}}  {target.description}"])  # fmt: skip
     return 0

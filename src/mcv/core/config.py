@@ -57,6 +57,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Key:
     name: str
@@ -87,6 +97,11 @@ KEYS: dict[str, Key] = {
         Key("openai.base_url", str, None, "OpenAI-compatible server URL(s), space-separated; OPENAI_BASE_URL and --base-url take precedence"),
         Key("openai.api_key", str, None, "API key for the openai backend; OPENAI_API_KEY takes precedence (never shown)", secret=True),
         Key("openai.slots", _positive_int, 1, "requests each OpenAI-compatible server answers at once (batch lanes)"),
+        Key(
+            "openai.stall_timeout", _positive_seconds, 300.0,
+            "seconds without a byte from an OpenAI-compatible server before it counts as failed (stopped, or its "
+            "machine unreachable); keep it above the longest wait in a busy server's queue, or a busy server looks dead",
+        ),  # fmt: skip
         Key("llama.model", str, None, "LLM GGUF for the in-process backend"),
         Key("llama.mmproj", str, None, "projector GGUF for the in-process backend"),
         Key("llama.n_ctx", _positive_int, None, "context size for the in-process backend"),

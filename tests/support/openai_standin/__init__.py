@@ -26,10 +26,15 @@ API:
   its slot before the first word (as a busy GPU would); `chunk_delay`: seconds before each word.
 - `fail(kind, count=1, after=0, retry_after="1")`: the next `count` chat requests get a 429 (with
   Retry-After, None: no header), a 503, a 500, have their connection cut after `after` content chunks
-  ("drop"), or get an error object as an SSE event after `after` chunks ("error_event").
+  ("drop"), get an error object as an SSE event after `after` chunks ("error_event"), get not one
+  byte back, not even a status line ("stall"), or get `after` content chunks and then nothing more
+  ("stall_stream"). A stalled connection stays open, silent, until `stop()` (or the client gives up).
+- `freeze()`: as if the server process were SIGSTOPped: from now on every request (any path) is
+  taken and never answered, and the streams in progress send nothing more; connections stay open.
+  `stop()` ends it.
 - `api_key`: when set, requests must carry `Authorization: Bearer <it>`.
 - `requests` (every one: method, path, headers, json, status, chunks_sent, received_at, answered_at
-  (monotonic)), `chats()` (the chat ones),
+  (monotonic), stalled), `chats()` (the chat ones),
   `answered` (chat requests answered in full).
 - `stop()`: the server dies: the listener closes, open connections are cut. `restart()` listens
   again on the same port.
@@ -75,11 +80,13 @@ class OpenAIStandin:
         self.requests: list[Recorded] = []
         self.internal_errors: list[str] = []
         self.answered = 0
+        self.frozen = False
         self.peak_running = 0
         self._running = 0
         self._failures: list[Failure] = []
         self._lock = threading.Lock()
         self._slot_free = threading.Condition(self._lock)
+        self._stopped = threading.Event()  # releases the stalled requests
         self._server = StandinServer(self)
         self.port = self._server.server_address[1]
         self._thread: threading.Thread | None = None
@@ -94,7 +101,7 @@ class OpenAIStandin:
         return model
 
     def fail(self, kind: str, count: int = 1, after: int = 0, retry_after: str | None = "1") -> None:
-        assert kind in ("429", "503", "500", "drop", "error_event"), kind
+        assert kind in ("429", "503", "500", "drop", "error_event", "stall", "stall_stream"), kind
         with self._lock:
             self._failures.extend(Failure(kind, after, retry_after) for _ in range(count))
 
@@ -105,8 +112,13 @@ class OpenAIStandin:
         with self._lock:
             self.requests.append(record)
 
+    def freeze(self) -> None:
+        """Go silent without closing anything (a stopped process, a machine gone without a reset)."""
+        self.frozen = True
+
     def stop(self) -> None:
-        """Die: no more connections, the open ones cut."""
+        """Die: no more connections, the open ones cut (stalled ones too)."""
+        self._stopped.set()
         if self._thread is None:
             return
         self._server.shutdown()
@@ -116,6 +128,8 @@ class OpenAIStandin:
         self._thread = None
 
     def restart(self) -> None:
+        self._stopped.clear()
+        self.frozen = False
         self._server = StandinServer(self, self.port)
         self._serve()
 
@@ -130,6 +144,9 @@ class OpenAIStandin:
     # --- requests ----------------------------------------------------------------------------
 
     def handle(self, handler: Handler, record: Recorded) -> None:
+        if self.frozen:  # a stopped process reads nothing: the kernel holds the request
+            self._stall(handler, record)
+            return
         body = handler.read_body()
         try:
             if self.api_key is not None and record.headers.get("authorization") != f"Bearer {self.api_key}":
@@ -160,7 +177,16 @@ class OpenAIStandin:
             kind = {429: "rate_limit_exceeded", 503: "server_error", 500: "server_error"}[status]
             handler.reply(record, status, error_body(Rejected(status, message, kind=kind)), headers)
             return
+        if failure is not None and failure.kind == "stall":
+            self._stall(handler, record)
+            return
         self._answer(handler, record, model, failure)
+
+    def _stall(self, handler: Handler, record: Recorded) -> None:
+        """Send nothing more and keep the connection open, until the stand-in stops."""
+        record.stalled = True
+        self._stopped.wait()
+        handler.close_connection = True
 
     def _model_entry(self, model: Model) -> dict[str, Any]:
         entry: dict[str, Any] = {"id": model.id, "object": "model", "created": 1700000000, "owned_by": "standin"}
@@ -199,6 +225,9 @@ class OpenAIStandin:
         try:
             if self.latency:
                 time.sleep(self.latency)
+            if self.frozen:
+                self._stall(handler, record)
+                return
             ident, created = completion_id(), now()
             if not request.get("stream"):
                 body = {
@@ -223,16 +252,25 @@ class OpenAIStandin:
                     if failure.kind == "drop":
                         handler.drop()
                         return
+                    if failure.kind == "stall_stream":
+                        self._stall(handler, record)
+                        return
                     error = {"error": {"message": "The model crashed while answering.", "type": "server_error", "param": None, "code": None}}
                     handler.event(json.dumps(error))
                     handler.end_events()
                     return
                 if self.chunk_delay:
                     time.sleep(self.chunk_delay)
+                if self.frozen:
+                    self._stall(handler, record)
+                    return
                 handler.event(chunk({"content": word}))
                 record.chunks_sent += 1
             if failure is not None and failure.kind == "drop":  # `after` beyond the answer: cut before [DONE]
                 handler.drop()
+                return
+            if self.frozen or (failure is not None and failure.kind == "stall_stream"):  # silent before [DONE]
+                self._stall(handler, record)
                 return
             handler.event(chunk({}, finish))
             if (request.get("stream_options") or {}).get("include_usage") and model.usage:

@@ -40,8 +40,8 @@ class Model:
 
 @dataclass
 class Failure:
-    kind: str  # "429" | "503" | "500" | "drop" | "error_event"
-    after: int = 0  # content chunks sent before a drop / an error event
+    kind: str  # "429" | "503" | "500" | "drop" | "error_event" | "stall" | "stall_stream"
+    after: int = 0  # content chunks sent before a drop / an error event / the silence
     retry_after: str | None = "1"  # the Retry-After header of a 429
 
 
@@ -55,6 +55,7 @@ class Recorded:
     chunks_sent: int = 0
     received_at: float = field(default_factory=time.monotonic)
     answered_at: float | None = None  # when the whole answer was sent
+    stalled: bool = False  # got no more bytes (fail "stall"/"stall_stream", freeze)
     finished: threading.Event = field(default_factory=threading.Event)
 
 

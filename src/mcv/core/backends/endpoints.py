@@ -9,7 +9,7 @@ batch, each with its own session, see one picture of who is busy:
   requests in flight (ties: the one that was least recently chosen), so a
   fast server takes more of the work than a slow one;
 - **taken out for a while**: an endpoint that fails (refuses connections,
-  drops them, answers 5xx) is left out for a cool-down that doubles with
+  drops them, answers 5xx, goes silent) is left out for a cool-down that doubles with
   each failure in a row (1 s up to 30 s), then tried again; one success
   puts it back for good;
 - **Retry-After**: a 429 leaves the endpoint out for exactly as long as the

@@ -9,7 +9,8 @@ over the endpoints (core/backends/endpoints.py).
 `open_backend` asks every endpoint for its models (/models): none answering
 is ServerUnavailable, none having the model is ModelNotFound (with what
 they serve). An endpoint that does not answer now stays in the pool, out for
-a while, and is tried again later.
+a while, and is tried again later. A server silent for `openai.stall_timeout`
+seconds has failed the same way (client.EndpointStalled).
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def api_key(settings) -> str | None:
 def open_backend(settings, model: str) -> OpenAIBackend:
     urls = base_urls(settings)
     key = api_key(settings)
-    clients = {url: OpenAIClient(url, api_key=key) for url in urls}
+    stall = settings.config.get("openai.stall_timeout")
+    clients = {url: OpenAIClient(url, api_key=key, stall_timeout=stall) for url in urls}
     pool = open_pool(urls, settings.config.get("openai.slots"))
     models: dict[str, dict] = {}
     lacking: set[str] = set()

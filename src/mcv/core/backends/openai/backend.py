@@ -5,7 +5,7 @@ outstanding; failing ones out for a while; 429s out for their Retry-After).
 A request the endpoint fails before any answer text arrived is sent to
 another endpoint; once text has been yielded it is never silently answered
 again: the failure is a `StreamError` with the partial text (transient when
-the endpoint dropped, so a batch asks again, visibly).
+the endpoint dropped or stalled, so a batch asks again, visibly).
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ class OpenAIBackend:
                 self.pool.rate_limited(endpoint, err.retry_after)
                 error = self._again_or_raise(err, text, attempts)
                 continue
-            except (EndpointFailure, ServerUnavailable) as err:
+            except (EndpointFailure, ServerUnavailable) as err:  # dropped, 5xx, stalled (EndpointStalled)
                 self.pool.failed(endpoint)
                 error = self._again_or_raise(err, text, attempts)
                 continue

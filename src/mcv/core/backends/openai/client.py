@@ -4,6 +4,10 @@ Every failure leaves as a one-line `McvError` saying whose fault it is,
 which is what the backend spreads requests by:
 
 - nothing listening, connect timeout       -> `ServerUnavailable`   (the endpoint's)
+- no byte for `stall_timeout` seconds (for
+  the headers or inside a stream)           -> `EndpointStalled`, an `EndpointFailure`: a server that was
+                                               stopped or whose machine vanished without a reset would
+                                               otherwise hold the request forever
 - 429                                       -> `RateLimited`, with Retry-After (the endpoint's, for a while)
 - 502/503/504, a connection dropped, a stream
   that ends without `data: [DONE]`          -> `EndpointFailure`      (the endpoint's; transient)
@@ -29,10 +33,16 @@ from mcv import __version__
 from mcv.errors import BackendError, ModelNotFound, ServerUnavailable, StreamError, TransientError, UsageError
 
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "::"}
+CONNECT_TIMEOUT = 10.0  # seconds: a machine that is gone answers no SYN
+STALL_TIMEOUT = 300.0  # seconds without a byte (the openai.stall_timeout default)
 
 
 class EndpointFailure(TransientError):
     """The endpoint, not the request, failed (dropped connection, 502/503/504): another one may answer."""
+
+
+class EndpointStalled(EndpointFailure):
+    """The server sent nothing for `stall_timeout` seconds: treated like a dropped connection."""
 
 
 class SchemaFormatRefused(BackendError):
@@ -73,8 +83,16 @@ def shown(url: str) -> str:
 class OpenAIClient:
     """A connection pool to one server at `base_url` (ending in /v1)."""
 
-    def __init__(self, base_url: str, *, api_key: str | None = None, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        stall_timeout: float = STALL_TIMEOUT,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.stall_timeout = stall_timeout
         self.where = shown(self.base_url)
         self._key = api_key  # only to keep it out of what a server says back (some echo it)
         url = httpx.URL(self.base_url)
@@ -85,8 +103,9 @@ class OpenAIClient:
         self._http = httpx.Client(
             base_url=self.base_url + "/",
             headers=headers,
-            # No read timeout: an answer may wait long in a busy server's queue.
-            timeout=httpx.Timeout(None, connect=connect_timeout),
+            # Read/write: the longest silence (per socket operation, so a long answer that keeps
+            # streaming never times out); generous, as an answer may wait long in a busy queue.
+            timeout=httpx.Timeout(stall_timeout, connect=connect_timeout, pool=None),
             verify=url.scheme == "https",
             trust_env=not loopback,  # never a proxy for a server on this machine
             follow_redirects=False,
@@ -170,6 +189,11 @@ class OpenAIClient:
             return ServerUnavailable(
                 f"nothing answers at {self.where}",
                 hint="start the server (see `Scaling out` in the README), or give its URL with --base-url",
+            )
+        if isinstance(err, (httpx.ReadTimeout, httpx.WriteTimeout)):
+            return EndpointStalled(
+                f"{self.where} stalled: nothing from it for {self.stall_timeout:g} s (stopped, or its machine unreachable?)",
+                hint="if it is only busy, raise the limit: `mcv config set openai.stall_timeout SECONDS` (MCV_OPENAI_STALL_TIMEOUT)",
             )
         return EndpointFailure(f"the connection to {self.where} dropped ({type(err).__name__})")
 
