@@ -164,7 +164,7 @@ def test_resume_from_history_after_the_image_is_deleted(environ, folder, ollama_
         assert term.exit_code() == 0
     (folder / "receipt.jpg").unlink()
     with chat(environ, folder, "--continue") as term:
-        term.wait_for(r"continuing chat 1: what is the total\? \(2 messages, 1 images\)")
+        term.wait_for(r"continuing chat 1: what is the total\? \(2 messages, 1 image\)")
         term.wait_for(r"Answer to «what is the total\?» with 1 images")  # the last exchange, again
         term.line("still there?")
         term.wait_for(r"Answer to «still there\?» with 1 images")
@@ -336,7 +336,7 @@ def test_a_damaged_file_to_load_is_one_line_and_the_chat_goes_on(environ, folder
         (folder / "crlf.md").write_bytes((folder / "crlf.md").read_bytes().replace(b"\n", b"\r\n"))
         term.line("/clear")
         term.line("/load crlf.md")
-        term.wait_for(r"loaded crlf\.md: 2 messages, 1 images")
+        term.wait_for(r"loaded crlf\.md: 2 messages, 1 image")
         term.line("still there?")
         term.wait_for(r"Answer to «still there\?» with 1 images")
         assert "Traceback" not in term.text()

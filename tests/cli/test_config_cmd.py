@@ -33,3 +33,17 @@ def test_bad_key_is_one_line_and_exit_2(mcv_env):
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0] == "mcv: error: unknown config key 'colour'"
     assert "Traceback" not in result.stderr
+
+
+def test_show_says_which_outside_variable_is_in_effect(mcv_env):
+    # OLLAMA_HOST, OPENAI_BASE_URL and OPENAI_API_KEY win over MCV_* and the file: show must say so
+    env = {**mcv_env, "MCV_HOST": "other:1", "OLLAMA_HOST": "gpu1:11434",
+           "OPENAI_BASE_URL": "http://gpu1:8000/v1", "OPENAI_API_KEY": "sk-not-shown"}  # fmt: skip
+    result = run_mcv(["config", "show", "--json"], environ=env)
+    shown = json.loads(result.stdout)
+    assert shown["host"] == {"value": "gpu1:11434", "source": "OLLAMA_HOST"}
+    assert shown["openai.base_url"] == {"value": "http://gpu1:8000/v1", "source": "OPENAI_BASE_URL"}
+    assert shown["openai.api_key"] == {"value": "(set)", "source": "OPENAI_API_KEY"}
+    assert "sk-not-shown" not in result.stdout
+    shown = json.loads(run_mcv(["config", "show", "--json"], environ={**mcv_env, "MCV_HOST": "other:1", "OLLAMA_HOST": " "}).stdout)
+    assert shown["host"] == {"value": "other:1", "source": "MCV_HOST"}  # an empty OLLAMA_HOST hides nothing

@@ -116,6 +116,7 @@ def test_a_user_preset_with_a_multi_line_prompt_round_trips(mcv_env, schema):
     original = find_preset(load_config(mcv_env), "my.invoice")
     shown = run_mcv(["presets", "show", "my.invoice"], environ=mcv_env)
     assert shown.exit_code == 0, shown.stderr
+    assert shown.stdout.splitlines()[0] == f"# from {config}: its [presets.my.invoice] table"  # the path once
     config.write_text(shown.stdout)  # pasted back as the whole config file
     again = find_preset(load_config(mcv_env), "my.invoice")
     for field in ("prompt", "system", "options", "schema", "max_pixels", "max_chars", "xmp", "description"):

@@ -45,6 +45,34 @@ def test_nested_keys_round_trip_and_keep_other_keys(environ):
     assert config.lookup("llama.n_threads") == (None, "default") and config.get("model") == "m"
 
 
+def test_set_keeps_the_files_mode_and_link_and_hides_a_key_from_others(environ, tmp_path):
+    import os
+    import stat
+
+    def mode(path):
+        return stat.S_IMODE(os.stat(path).st_mode)
+
+    path = config_path(environ)
+    set_value("model", "m", environ)
+    os.chmod(path, 0o600)  # the user's choice survives a change
+    set_value("llama.n_threads", "4", environ)
+    assert mode(path) == 0o600
+    os.chmod(path, 0o644)
+    set_value("openai.api_key", "sk-1", environ)  # a secret in it: no longer readable by others
+    assert mode(path) == 0o600 and load_config(environ).get("openai.api_key") == "sk-1"
+    fresh = {"MCV_CONFIG": str(tmp_path / "fresh" / "config.toml")}
+    set_value("openai.api_key", "sk-2", fresh)
+    assert mode(config_path(fresh)) == 0o600
+    real = tmp_path / "dotfiles" / "mcv.toml"  # a config linked from a dotfiles folder stays a link
+    real.parent.mkdir()
+    real.write_text('model = "x"\n')
+    linked = tmp_path / "linked" / "config.toml"
+    linked.parent.mkdir()
+    linked.symlink_to(real)
+    set_value("llama.n_threads", "2", {"MCV_CONFIG": str(linked)})
+    assert linked.is_symlink() and "n_threads = 2" in real.read_text() and 'model = "x"' in real.read_text()
+
+
 def test_env_values_are_parsed_and_checked(environ):
     environ["MCV_LLAMA_N_GPU_LAYERS"] = "-1"
     environ["MCV_RENDER_MARKDOWN"] = "no"

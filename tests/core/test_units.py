@@ -2,7 +2,7 @@
 
 import pytest
 
-from mcv.core.units import format_bytes
+from mcv.core.units import counted, format_bytes
 
 
 @pytest.mark.parametrize(
@@ -25,3 +25,8 @@ from mcv.core.units import format_bytes
 )
 def test_format_bytes(count, text):
     assert format_bytes(count) == text
+
+
+def test_counted_says_one_file_and_two_files():
+    assert [counted(n, "file") for n in (0, 1, 2)] == ["0 files", "1 file", "2 files"]
+    assert counted(1, "process", "processes") == "1 process" and counted(2, "process", "processes") == "2 processes"

@@ -12,7 +12,7 @@ from mcv.errors import InputError
 from mcv.modelfile import generations
 from mcv.modelfile.gguf_meta import GGUFMeta, ValueType, read_metadata
 from mcv.modelfile.identify import (
-    ADAPTER, LLM, PROJECTOR, classify, find_pair_in_dir, identify_generation,
+    ADAPTER, LLM, PROJECTOR, classify, find_pair_in_dir, find_partner, identify_generation,
     projector_output_width, quant_label, validate_pair,
 )
 from mcv.selftest.tinypair import write_pair
@@ -245,6 +245,18 @@ def test_find_pair_in_dir_errors(tiny_pair_factory, tmp_path):
     bad.mkdir()
     (bad / "x.gguf").write_bytes(b"nope")
     assert "bad magic" in _one_line_error(find_pair_in_dir, bad)
+
+
+def test_find_partner_passes_over_a_broken_gguf_beside_the_pair(tiny_pair_factory, tmp_path):
+    # `mcv ask -m LLM.gguf`: a partial download of another quant in the folder must not hide the pair
+    llm, mmproj = tiny_pair_factory("2.6")
+    shutil.copy(llm, tmp_path / llm.name)
+    shutil.copy(mmproj, tmp_path / mmproj.name)
+    (tmp_path / "other-Q8_0.gguf").write_bytes(llm.read_bytes()[:1000])
+    assert find_partner(tmp_path / llm.name) == (tmp_path / llm.name, tmp_path / mmproj.name)
+    (tmp_path / mmproj.name).unlink()
+    message = _one_line_error(find_partner, tmp_path / llm.name)
+    assert "no projector (mmproj) .gguf beside it" in message and "other-Q8_0.gguf" in message
 
 
 def test_missing_version_key_with_a_qwen_llm_explains_the_default(tmp_path):

@@ -312,3 +312,10 @@ def test_no_capture_tool_is_one_error_dialog_saying_what_to_install(tmp_path, mc
     (dialog,) = stubs.calls()
     assert dialog["tool"] == "zenity" and dialog["argv"][0] == "--error"
     assert any("install maim" in word for word in dialog["argv"])
+
+
+def test_without_a_graphical_session_the_message_reads_as_one_sentence():
+    environ = {"PATH": "/usr/bin:/bin"}
+    with pytest.raises(CaptureFailed) as caught:
+        take(detect_desktop(environ, "linux"), "region", environ)
+    assert str(caught.value) == "cannot capture a region: no graphical session (neither WAYLAND_DISPLAY nor DISPLAY is set)"

@@ -16,6 +16,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
+from mcv.core.units import counted
 from mcv.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED
 
 
@@ -138,8 +139,8 @@ class BatchView:
         if self.quiet:
             return
         lanes = ", ".join(f"{where} ({n} at once)" for where, n in event.lanes)
-        earlier = f"; {event.earlier} records already in the output" if event.earlier else ""
-        self.env.note(f"{event.tally.total} files; asking {lanes}; preparing in {event.workers} processes{earlier}")
+        earlier = f"; {counted(event.earlier, 'record')} already in the output" if event.earlier else ""
+        self.env.note(f"{counted(event.tally.total, 'file')}; asking {lanes}; preparing in {counted(event.workers, 'process', 'processes')}{earlier}")
         if self.env.stderr_isatty:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 

@@ -6,6 +6,10 @@ import typer
 
 app = typer.Typer(help="Show or change mcv's configuration file.", no_args_is_help=True)
 
+# The other tools' variables that set a key and win over MCV_<KEY> and the file, as
+# core/ollama/host.py and core/backends/openai read them: `show` says what is in effect.
+OUTER_ENV = {"host": "OLLAMA_HOST", "openai.base_url": "OPENAI_BASE_URL", "openai.api_key": "OPENAI_API_KEY"}
+
 
 @app.command("path")
 def path_command(ctx: typer.Context) -> None:
@@ -29,6 +33,9 @@ def show_command(
     rows = []
     for name, key in KEYS.items():
         value, origin = config.lookup(name)
+        outer = OUTER_ENV.get(name)
+        if outer and (env.environ.get(outer) or "").strip():
+            value, origin = env.environ[outer], outer  # it wins over MCV_* and the file (see OUTER_ENV)
         if key.secret and value is not None:
             value = "(set)"
         source = key.env_var if origin == "env" else origin

@@ -39,12 +39,16 @@ def ls_command(
 def show_command(ctx: typer.Context, name: str = typer.Argument(..., help="Preset name, e.g. receipt.")) -> None:
     """Print a preset as a config-file table: copy it into the config file to change it."""
     from mcv.core.config import load_config
-    from mcv.core.presets import find_preset
+    from mcv.core.presets import BUILT_IN_SOURCE, find_preset
 
     env = ctx.obj
     config = load_config(env.environ)
     preset = find_preset(config, name)
-    env.stdout.write(f"# {preset.source}; a [presets.{preset.name}] table in {config.path} changes it\n")
+    if preset.source == BUILT_IN_SOURCE:
+        env.stdout.write(f"# {preset.source}; a [presets.{preset.name}] table in {config.path} changes it\n")
+    else:  # it comes from the config file already: say where, once
+        origin = preset.source if preset.source.startswith(BUILT_IN_SOURCE) else f"from {preset.source}"
+        env.stdout.write(f"# {origin}: its [presets.{preset.name}] table\n")
     env.stdout.write(preset_toml(preset.name, preset.as_table()))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -269,8 +270,18 @@ def _write_change(name: str, value: Any, environ: Mapping[str, str] | None) -> P
         for parent in parents:
             table = table.setdefault(parent, {})
         table[leaf] = item
-    from mcv.core.atomic import write_atomically
+    from mcv.core.atomic import replace_atomically
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, tomli_w.dumps(nested))
+    content = tomli_w.dumps(nested).encode("utf-8")
+    secret = any(KEYS[dotted].secret for dotted in values if dotted in KEYS)
+    target = path.resolve()  # a config linked from a dotfiles repo stays a link: the file it names changes
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if secret and target.exists() and stat.S_IMODE(target.stat().st_mode) & 0o077:
+        os.chmod(target, stat.S_IMODE(target.stat().st_mode) & 0o700)  # a key in it: for the owner's eyes only
+
+    def fill(tmp: Path) -> None:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if secret else 0o666), "wb") as out:
+            out.write(content)
+
+    replace_atomically(target, fill, keep=True)  # keep: the file's mode (and group) as the user set them
     return path

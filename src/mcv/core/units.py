@@ -15,3 +15,8 @@ def format_bytes(count: int | None) -> str:
         if size < 999.5 or unit == "TB":
             return f"{size:.1f} {unit}" if size < 9.95 else f"{size:.0f} {unit}"
     raise AssertionError("unreachable")
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`1 file`, `2 files`, `0 files`: a count for people to read (`plural` when it is not noun + s)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {plural or noun + 's'}"

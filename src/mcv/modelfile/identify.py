@@ -266,9 +266,18 @@ def find_partner(path: str | Path) -> tuple[Path, Path]:
         if p.suffix.lower() == ".gguf" and p.is_file() and p.resolve() != path.resolve()
     ]
     wanted = PROJECTOR if role == LLM else LLM
-    partners = [p for p in others if classify(read_metadata(p, tensors=False)) == wanted]
+    partners, unreadable = [], []
+    for other in others:
+        try:
+            other_role = classify(read_metadata(other, tensors=False))
+        except InputError:  # a partial download or another file beside the pair is not a candidate
+            unreadable.append(other.name)
+            continue
+        if other_role == wanted:
+            partners.append(other)
     if not partners:
-        raise InputError(f"{path}: no {'projector (mmproj)' if wanted == PROJECTOR else 'LLM'} .gguf beside it")
+        skipped = f" (not readable as GGUF: {', '.join(unreadable)})" if unreadable else ""
+        raise InputError(f"{path}: no {'projector (mmproj)' if wanted == PROJECTOR else 'LLM'} .gguf beside it{skipped}")
     if role == PROJECTOR and len(partners) > 1:
         names = ", ".join(p.name for p in partners)
         raise InputError(f"{path}: several LLMs beside this projector ({names})", hint="name the LLM file instead")

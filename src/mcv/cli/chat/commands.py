@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from mcv.core.units import counted
 from mcv.errors import UsageError
 
 
@@ -86,7 +87,7 @@ def load(chat, argument: str) -> None:
         raise UsageError("/load needs a file saved with /save")
     chat.conversation.load(name)
     conversation = chat.conversation
-    chat.say(f"loaded {name}: {len(conversation.messages)} messages, {len(conversation.image_entries())} images")
+    chat.say(f"loaded {name}: {counted(len(conversation.messages), 'message')}, {counted(len(conversation.image_entries()), 'image')}")
     chat.recap()
 
 
@@ -193,7 +194,7 @@ def stats(chat, argument: str) -> None:
         chat.say("last answer: none finished yet")
     questions = sum(1 for m in conversation.messages if m.role == "user")
     chat.say(f"context: {conversation.context().describe()}")
-    chat.say(f"{questions} question{'s' * (questions != 1)}, {len(conversation.image_entries())} images; model {chat.session.route().describe()}")
+    chat.say(f"{counted(questions, 'question')}, {counted(len(conversation.image_entries()), 'image')}; model {chat.session.route().describe()}")
 
 
 def help_(chat, argument: str) -> None:

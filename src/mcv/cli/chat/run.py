@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
+from mcv.core.units import counted
 from mcv.errors import UsageError
 
 
@@ -68,7 +69,7 @@ def run_chat(
                     conversation.system = session.system  # --system (or the preset's) beats the saved one
                 loop.resumed(record.draft)
                 loop.say(f"continuing chat {record.summary.id}: {record.summary.title} "
-                         f"({len(conversation.messages)} messages, {len(conversation.image_entries())} images)")
+                         f"({counted(len(conversation.messages), 'message')}, {counted(len(conversation.image_entries()), 'image')})")
                 loop.recap()
             elif env.stdin_isatty:
                 loop.say(f"mcv chat with {session.parameters.model}: /help lists the commands, Ctrl-D leaves")

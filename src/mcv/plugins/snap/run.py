@@ -74,7 +74,8 @@ def take(desktop: Desktop, mode: str, environ: Mapping[str, str], *, geometry: G
         raise problem  # the portal is there but failed
     what = {"region": "a region", "screen": "the screen", "window": "a window", "geometry": "a rectangle"}[mode]
     if not candidates:
-        raise CaptureFailed(f"cannot capture {what} on {desktop.describe()}", hint=INSTALL_HINTS[desktop.where])
+        on = ": " if desktop.where == "none" else " on "  # "...: no graphical session (...)"
+        raise CaptureFailed(f"cannot capture {what}{on}{desktop.describe()}", hint=INSTALL_HINTS[desktop.where])
     names = ", ".join(tool.name for tool in candidates)
     raise CaptureFailed(f"no screen capture tool for {what} on {desktop.describe()} (looked for {names})",
                         hint=INSTALL_HINTS[desktop.where])  # fmt: skip

@@ -9,7 +9,7 @@ from mcv.plugins.install.context import Context
 from mcv.plugins.install.editor_files import editor_changes
 
 NAME = "emacs"
-DESCRIPTION = "Emacs: mcv.el (mcv-describe-image, mcv-ocr-image, mcv-insert-alt-text); prints the load-path setup"
+DESCRIPTION = "Emacs: mcv.el (mcv-describe-image, mcv-ocr-image, mcv-ask-image, mcv-insert-alt-text); prints the load-path setup"
 AFTER = None  # after(): the setup lines, with this folder and this mcv
 BY_DEFAULT = False  # only when named
 

@@ -15,7 +15,7 @@ from mcv.plugins.install.editor_files import editor_changes
 
 NAME = "neovim"
 DESCRIPTION = "Neovim: :McvDescribe, :McvOcr, :McvAsk, :McvAlt (a Lua package in nvim/site/pack)"
-AFTER = "restart Neovim; :McvDescribe [path] and :McvAlt are there"
+AFTER = "restart Neovim; :McvDescribe [path], :McvOcr [path], :McvAsk and :McvAlt are there"
 BY_DEFAULT = False  # only when named
 
 
