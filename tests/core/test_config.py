@@ -45,6 +45,43 @@ def test_nested_keys_round_trip_and_keep_other_keys(environ):
     assert config.lookup("llama.n_threads") == (None, "default") and config.get("model") == "m"
 
 
+MINE = '''# my mcv settings
+model = "minicpm-v:2.5-q4_K_M"   # the quant I pulled
+
+[images]
+# OCR work: keep the full budget
+max_pixels = 1806336
+
+[presets.invoice]
+prompt = """Read the invoice.
+Give the total."""  # kept as I wrote it
+'''
+
+
+def test_set_and_unset_change_one_line_and_keep_comments_and_layout(environ):
+    path = config_path(environ)
+    path.parent.mkdir(parents=True)
+    path.write_text(MINE, encoding="utf-8")
+    set_value("images.max_pixels", "800000", environ)
+    assert path.read_text(encoding="utf-8") == MINE.replace("max_pixels = 1806336", "max_pixels = 800000")
+    set_value("llama.n_threads", "4", environ)  # a new table goes after the others
+    set_value("temperature", "0.2", environ)  # a new top-level key stays above the tables
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith('# my mcv settings\nmodel = "minicpm-v:2.5-q4_K_M"   # the quant I pulled\n')
+    assert text.index("temperature = 0.2") < text.index("[images]") < text.index("[presets.invoice]") < text.index("[llama]")
+    assert "# OCR work: keep the full budget" in text and "# kept as I wrote it" in text
+    config = load_config(environ)
+    assert (config.get("temperature"), config.get("llama.n_threads"), config.get("images.max_pixels")) == (0.2, 4, 800000)
+    unset_value("temperature", environ)
+    unset_value("llama.n_threads", environ)
+    unset_value("images.max_pixels", environ)
+    unset_value("images.max_pixels", environ)  # not there: nothing changes
+    text = path.read_text(encoding="utf-8")
+    assert "temperature" not in text and "n_threads" not in text and "max_pixels" not in text
+    assert "# OCR work: keep the full budget" in text and 'model = "minicpm-v:2.5-q4_K_M"   # the quant I pulled' in text
+    assert load_config(environ).get("model") == "minicpm-v:2.5-q4_K_M"
+
+
 def test_set_keeps_the_files_mode_and_link_and_hides_a_key_from_others(environ, tmp_path):
     import os
     import stat

@@ -15,7 +15,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, MutableMapping
 
 from mcv.core.backends.registry import AUTO, CHOICES as BACKEND_CHOICES
 from mcv.errors import UsageError
@@ -255,24 +255,19 @@ def unset_value(name: str, environ: Mapping[str, str] | None = None) -> Path:
 
 
 def _write_change(name: str, value: Any, environ: Mapping[str, str] | None) -> Path:
-    import tomli_w
-
     path = config_path(environ)
-    values = _read_file(path)
+    values = _read_file(path)  # also: refuses a file that is not valid TOML before anything is written
     if value is None:
         values.pop(name, None)
     else:
         values[name] = value
-    nested: dict[str, Any] = {}
-    for dotted, item in sorted(values.items()):
-        *parents, leaf = dotted.split(".")
-        table = nested
-        for parent in parents:
-            table = table.setdefault(parent, {})
-        table[leaf] = item
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        text = ""
     from mcv.core.atomic import replace_atomically
 
-    content = tomli_w.dumps(nested).encode("utf-8")
+    content = edited_toml(text, name, value).encode("utf-8")
     secret = any(KEYS[dotted].secret for dotted in values if dotted in KEYS)
     target = path.resolve()  # a config linked from a dotfiles repo stays a link: the file it names changes
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -285,3 +280,29 @@ def _write_change(name: str, value: Any, environ: Mapping[str, str] | None) -> P
 
     replace_atomically(target, fill, keep=True)  # keep: the file's mode (and group) as the user set them
     return path
+
+
+def edited_toml(text: str, name: str, value: Any) -> str:
+    """`text` with the dotted key `name` set to `value` (None: removed), and nothing else changed:
+    the person's comments, order, layout and other tables stay as they wrote them."""
+    import tomlkit
+
+    document = tomlkit.parse(text)
+    *parents, leaf = name.split(".")
+    table: Any = document
+    for parent in parents:
+        if parent not in table:
+            if value is None:
+                return text
+            table[parent] = tomlkit.table()
+        table = table[parent]
+        if not isinstance(table, MutableMapping):
+            raise UsageError(f"cannot set {name}: {parent!r} in the config file is a value, not a table",
+                             hint="fix the file (`mcv config path` finds it)")  # fmt: skip
+    if value is None:
+        if leaf not in table:
+            return text
+        del table[leaf]
+    else:
+        table[leaf] = list(value) if isinstance(value, tuple) else value
+    return tomlkit.dumps(document)
