@@ -118,6 +118,16 @@ def test_install_reinstall_uninstall_leaves_the_home_as_it_was(mcv_path, home, m
 
     status = mcv(["status", *LINUX_TARGETS], mcv_env)
     assert status.stdout.count(": installed") == len(LINUX_TARGETS)
+    # every target: those never installed are one line each, the installed ones list their files
+    from mcv.plugins.install.registry import TARGETS
+
+    every = mcv(["status"], mcv_env).stdout.splitlines()
+    others = [line for line in every if line.endswith(": not installed") or ": not installed (" in line]
+    assert len(others) == len(TARGETS) - len(LINUX_TARGETS)
+    assert not any(line.startswith("  ") and "missing" in line for line in every)
+    assert sum(line.startswith("  installed ") for line in every) == sum(line.startswith("  installed ") for line in status.stdout.splitlines())
+    named = mcv(["status", "macos"], mcv_env).stdout.splitlines()
+    assert named[0].startswith("macos: not installed") and len(named) > 1 and all(line.startswith("  missing") for line in named[1:])
 
     gone = mcv(["uninstall"], mcv_env)  # default: every installed target
     assert "left as it is" not in gone.stdout

@@ -102,10 +102,12 @@ def status(
     ctx: typer.Context,
     targets: Optional[List[str]] = typer.Argument(None, metavar="[TARGET]...", help="Targets (default: all)."),
 ) -> int:
-    """Each target's files and whether they are as mcv would write them now."""
+    """Each target's files and whether they are as mcv would write them now (a target never
+    installed is one line, unless it is named: then the files it would write are listed)."""
     from mcv.plugins.install.engine import status as run_status
 
     for target in run_status(_context(ctx), list(targets or [])):
         found = "" if target.absent is None else f" ({target.absent})"
-        _print(ctx, [f"{target.name}: {target.state}{found}"] + [f"  {state:<9} {what}" for what, state in target.files])
+        files = target.files if targets or target.state != "not installed" else ()
+        _print(ctx, [f"{target.name}: {target.state}{found}"] + [f"  {state:<9} {what}" for what, state in files])
     return 0
