@@ -212,4 +212,6 @@ class PrepPool:
         for process in processes:
             process.join(max(0.0, deadline - time.monotonic()))
         if manager is not None:
-            manager.join(max(0.0, deadline - time.monotonic()))
+            # Its own grace: it notices the ended workers, then joins the call queue's feeder
+            # thread, which on a loaded machine takes a moment after the workers are gone.
+            manager.join(wait)
