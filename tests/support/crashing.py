@@ -16,3 +16,11 @@ def prepare_or_crash(path, label, named, settings):
     if os.path.basename(path).startswith("crash"):
         os._exit(70)
     return prepare_file(path, label, named, settings)
+
+
+def large_result(path, label, named, settings):
+    """A result of 200 MB: the worker is still writing it to the pipe when the pool is closed
+    (a marker file next to `path` says the write is about to start)."""
+    with open(path + ".sending", "w"):
+        pass
+    return b"\0" * (200 << 20)

@@ -198,13 +198,21 @@ class PrepPool:
             self._stop(self._executor)
 
     @staticmethod
-    def _stop(executor: ProcessPoolExecutor, wait: float = 5.0) -> None:
-        """End the workers at once (an interrupted batch does not wait for a large decode), then
-        wait for them and for the executor's thread: one still closing its pipes when the
-        interpreter exits makes it print `Exception ignored in: threading._shutdown ... EBADF`."""
+    def _stop(executor: ProcessPoolExecutor, wait: float = 5.0, polite: float = 2.0) -> None:
+        """End the workers, then wait for them and for the executor's thread (one still closing
+        its pipes when the interpreter exits makes it print `Exception ignored in:
+        threading._shutdown ... EBADF`).
+
+        Workers first finish the file in hand: one killed while it writes its result leaves the
+        executor's thread reading half a message forever, and the interpreter's exit joining that
+        thread hangs. Only a worker still busy after `polite` seconds (a long decode, not a
+        write: the executor's thread reads results as they come) is ended at once."""
         processes = list((getattr(executor, "_processes", None) or {}).values())
         manager = getattr(executor, "_executor_manager_thread", None)
         executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + polite
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
         for process in processes:
             if process.is_alive():
                 process.terminate()
@@ -212,6 +220,4 @@ class PrepPool:
         for process in processes:
             process.join(max(0.0, deadline - time.monotonic()))
         if manager is not None:
-            # Its own grace: it notices the ended workers, then joins the call queue's feeder
-            # thread, which on a loaded machine takes a moment after the workers are gone.
             manager.join(wait)
