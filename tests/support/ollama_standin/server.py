@@ -19,11 +19,12 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import unquote, urlsplit
 
 from . import golang
+from ..standin_http import TrackingHTTPServer
 
 MAX_DISCARD = 256 << 10  # net/http maxPostHandlerReadBytes
 RST_AVOIDANCE_DELAY = 0.5  # net/http waits this long before closing after a FIN
@@ -295,41 +296,11 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(min(left, 0.01))
 
 
-class StandinHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class StandinHTTPServer(TrackingHTTPServer):
     def __init__(self, route: Route, record: Callable[[RecordedRequest], None]) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+        super().__init__(Handler)
         self.route = route
         self.record = record
-        self._conns: set[socket.socket] = set()
-        self._lock = threading.Lock()
-        self.internal_errors: list[str] = []
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Connections cut by clients or by stop() are normal here; anything
-        # else is a stand-in bug and is kept for the fixture to report.
-        import sys
-        import traceback
-
-        exc = sys.exc_info()[1]
-        if not isinstance(exc, OSError):
-            self.internal_errors.append("".join(traceback.format_exception(exc)))
-
-    def track(self, conn: socket.socket, *, add: bool) -> None:
-        with self._lock:
-            (self._conns.add if add else self._conns.discard)(conn)
-
-    def drop_connections(self) -> None:
-        """Cut every open connection, as a daemon that dies would."""
-        with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def stream_or_wait(events: Iterable[Any], stream: bool | None) -> "Reply | Stream":

@@ -11,8 +11,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
+
+from ..standin_http import TrackingHTTPServer
 
 ROLES = {"system", "user", "assistant"}
 KNOWN_FIELDS = {
@@ -237,36 +239,10 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
 
-class StandinServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class StandinServer(TrackingHTTPServer):
     def __init__(self, standin: Any, port: int = 0) -> None:
-        super().__init__(("127.0.0.1", port), Handler)
+        super().__init__(Handler, port, internal_errors=standin.internal_errors)
         self.standin = standin
-        self._conns: set[socket.socket] = set()
-        self._lock = threading.Lock()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-        import traceback
-
-        exc = sys.exc_info()[1]
-        if not isinstance(exc, OSError):
-            self.standin.internal_errors.append("".join(traceback.format_exception(exc)))
-
-    def track(self, conn: socket.socket, *, add: bool) -> None:
-        with self._lock:
-            (self._conns.add if add else self._conns.discard)(conn)
-
-    def drop_connections(self) -> None:
-        with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def completion_id() -> str:
