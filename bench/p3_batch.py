@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 
 from bench import photos
+from bench.standin_process import start_standin_script
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / ".work"
@@ -102,16 +103,7 @@ def prep_seconds(folder: Path) -> float:
 
 
 def _start_standin() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _STANDIN_SCRIPT, str(ROOT / "tests"), str(SLOTS), str(LATENCY)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http"):
-        proc.kill()
-        raise RuntimeError(f"stand-in did not start (said {url!r})")
+    proc, (url,) = start_standin_script(_STANDIN_SCRIPT, str(ROOT / "tests"), str(SLOTS), str(LATENCY))
     return proc, url
 
 

@@ -42,6 +42,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.standin_process import start_standin_script
+
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1_000_000
 PAD_BLOCK = 16 * 1024 * 1024
@@ -173,16 +175,7 @@ def start_standin() -> tuple[subprocess.Popen, str]:
     It keeps its blobs under the default TMPDIR, in the disk's page cache: on
     this machine tmpfs writes slow down past ~1.5 GB, the page cache does not.
     """
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _STANDIN_SCRIPT, str(ROOT / "tests")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http"):
-        proc.kill()
-        raise RuntimeError(f"stand-in did not start (said {url!r})")
+    proc, (url,) = start_standin_script(_STANDIN_SCRIPT, str(ROOT / "tests"))
     return proc, url
 
 

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from bench import photos
+from bench.standin_process import start_standin_script
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS_FULL, PHOTOS_QUICK = 120, 40
@@ -58,16 +59,7 @@ def photo_folder(count: int) -> Path:
 
 def batch_against(endpoints: int, folder: Path, count: int) -> dict:
     """One `mcv batch` over `folder` against `endpoints` stand-ins: wall time and the servers' view."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _STANDIN_SCRIPT, str(ROOT / "tests"), str(endpoints), str(LATENCY)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    urls = proc.stdout.readline().split()
-    if len(urls) != endpoints:
-        proc.kill()
-        raise RuntimeError(f"stand-ins did not start (said {urls!r})")
+    proc, urls = start_standin_script(_STANDIN_SCRIPT, str(ROOT / "tests"), str(endpoints), str(LATENCY), count=endpoints)
     try:
         with tempfile.TemporaryDirectory(prefix="mcv-s1-") as tmp:
             env = photos.clean_environ(Path(tmp), MCV_STATE_DIR=str(Path(tmp) / "state"))
