@@ -184,3 +184,11 @@ def close_pool(pool: EndpointPool) -> None:
                 if entry[1] <= 0:
                     del _shared[key]
                 return
+
+
+def close_engine(clients: Iterable, pool: EndpointPool) -> None:
+    """Close an engine's clients (one per endpoint) and let go of its pool: when it is done, or
+    when it failed to open."""
+    for client in clients:
+        client.close()
+    close_pool(pool)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from mcv.core.backends.base import ChatRequest, Chunk
-from mcv.core.backends.endpoints import Endpoint, EndpointPool, close_pool, open_pool
+from mcv.core.backends.endpoints import Endpoint, EndpointPool, close_engine, open_pool
 from mcv.core.backends.ollama import OllamaBackend, build_chat_payload, default_context, num_parallel
 from mcv.core.ollama.client import OllamaClient
 from mcv.errors import McvError, ModelNotFound, ServerUnavailable, StreamError
@@ -31,9 +31,7 @@ def open_pooled(settings, hosts: list[str], model: str) -> "PooledOllamaBackend"
         backend.probe(model)
         return backend
     except BaseException:
-        for client in clients.values():
-            client.close()
-        close_pool(pool)
+        close_engine(clients.values(), pool)
         raise
 
 
@@ -92,9 +90,7 @@ class PooledOllamaBackend(OllamaBackend):
         if self._closed:
             return
         self._closed = True
-        for client in self.clients.values():
-            client.close()
-        close_pool(self.pool)
+        close_engine(self.clients.values(), self.pool)
 
     def _spread(self, payload: dict) -> Iterator[Chunk]:
         tried: list[Endpoint] = []

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from mcv.core.backends.endpoints import open_pool
+from mcv.core.backends.endpoints import close_engine, open_pool
 from mcv.core.backends.openai.backend import OpenAIBackend
 from mcv.core.backends.openai.client import OpenAIClient, normalise_base_url
 from mcv.errors import McvError, ModelNotFound, ServerUnavailable, UsageError
@@ -88,9 +88,5 @@ def open_backend(settings, model: str) -> OpenAIBackend:
             )
         return backend
     except BaseException:
-        for client in clients.values():
-            client.close()
-        from mcv.core.backends.endpoints import close_pool
-
-        close_pool(pool)
+        close_engine(clients.values(), pool)
         raise

@@ -14,7 +14,7 @@ import time
 from typing import Any, Iterator
 
 from mcv.core.backends.base import Capabilities, ChatRequest, Chunk
-from mcv.core.backends.endpoints import Endpoint, EndpointPool, close_pool
+from mcv.core.backends.endpoints import Endpoint, EndpointPool, close_engine
 from mcv.core.backends.openai.client import EndpointFailure, OpenAIClient, RateLimited, SchemaFormatRefused
 from mcv.core.backends.openai.payload import OPTIONS, build_payload, delta_of, metrics_of
 from mcv.errors import McvError, ModelNotFound, ServerUnavailable, StreamError
@@ -79,9 +79,7 @@ class OpenAIBackend:
         if self._closed:
             return
         self._closed = True
-        for client in self.clients.values():
-            client.close()
-        close_pool(self.pool)
+        close_engine(self.clients.values(), self.pool)
 
     def __enter__(self) -> "OpenAIBackend":
         return self
